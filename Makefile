@@ -1,0 +1,39 @@
+# The course's two commands (README.md):
+#   make lab    prepare the environment and open the course in JupyterLab
+#   make test   prepare the environment and run every test: unit tests, then every notebook under nbval
+# Both create .venv on the first run (a few minutes) and reuse it afterwards.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.course-installed
+REQUIREMENTS := requirements-build.txt requirements.txt requirements-lightfm.txt pyproject.toml
+PORT ?= 8888
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test unit notebooks env clean-env
+
+env: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS)
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "The course needs Python 3.11; $(PYTHON) is %d.%d. Run: make PYTHON=/path/to/python3.11 ..." % v)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation -r requirements-lightfm.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	touch $(STAMP)
+
+lab: env
+	$(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_quickstart.ipynb
+
+test: unit notebooks
+
+unit: env
+	$(BIN)/python -m pytest tests
+
+notebooks: env
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider notebooks
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,15 @@
+"""Data: the dataset registry and loaders, the synthetic log, InteractionDataset with its splits, samplers."""
+from .datasets import ENV_VAR, REGISTRY, DatasetError, DatasetSpec, Source, fetch, project_data_dir
+from .goodbooks import load_goodbooks, load_goodbooks_books
+from .gowalla import load_gowalla
+from .interactions import InteractionDataset, InteractionSplit
+from .movielens import load_movielens, load_movielens_items
+from .sampling import PopularitySampler, UniformSampler, sample_eval_candidates
+from .synthetic import make_synthetic
+
+__all__ = [
+    "ENV_VAR", "REGISTRY", "DatasetError", "DatasetSpec", "Source", "fetch", "project_data_dir",
+    "load_movielens", "load_movielens_items", "load_goodbooks", "load_goodbooks_books", "load_gowalla",
+    "make_synthetic", "InteractionDataset", "InteractionSplit",
+    "UniformSampler", "PopularitySampler", "sample_eval_candidates",
+]

@@ -1,0 +1,230 @@
+"""Evaluator: the course's evaluation protocols, with results that carry their protocol.
+
+    evaluator = Evaluator(metrics=["precision", "recall", "ndcg"], k_values=[10, 20])
+    results = evaluator.evaluate(model, test, task="ranking", train_data=train)            # full ranking
+    results = evaluator.evaluate(model, test, train_data=train, protocol="sampled")         # 1 positive + 100 negatives
+    evaluator.print_results(results)
+
+Protocols
+- "full": every test user known to the model gets scores for the whole catalogue the model knows; the items the user
+  has in ``train_data`` (or, without it, in the model's own training data) are removed; the top k are compared with
+  the user's test items. Test items the model never saw stay relevant and count as misses.
+- "sampled" (NCF and SASRec papers): each test interaction is ranked against ``n_negatives`` items drawn uniformly
+  among those the user never interacted with (in train or test); ties count against the model. Krichene & Rendle
+  (KDD 2020) show this inflates numbers and can reorder models: report it beside "full", never instead of it.
+- task="rating": RMSE/MAE of ``model.predict`` on the test ratings.
+Users the model has never seen are skipped and counted (``results.skipped_users``); nothing is averaged silently.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._validation import check_choice, check_int
+from .metrics import RANKING_METRICS, RATING_METRICS, catalog_coverage
+
+ALL_METRICS = [*RANKING_METRICS, "coverage", *RATING_METRICS]
+
+
+class EvaluationResult(dict):
+    """A dict of metric values ("ndcg@10": 0.43, ...) plus "protocol" and "n_users", printed with its protocol."""
+
+    def __init__(self, values: dict, protocol: str, task: str, n_users: int, skipped_users: int = 0):
+        super().__init__(values)
+        self["protocol"] = protocol
+        self["n_users"] = n_users
+        self.protocol, self.task, self.n_users, self.skipped_users = protocol, task, n_users, skipped_users
+
+    def metrics(self) -> dict[str, float]:
+        return {k: v for k, v in self.items() if k not in ("protocol", "n_users")}
+
+    def to_frame(self) -> pd.DataFrame:
+        """Metrics as a table: one row per metric, one column per k (a single column for rating metrics)."""
+        rows = {}
+        for key, value in self.metrics().items():
+            name, _, k = key.partition("@")
+            rows.setdefault(name, {})[f"@{k}" if k else "value"] = value
+        return pd.DataFrame(rows).T
+
+    def __str__(self) -> str:
+        skipped = f"; {self.skipped_users} test users unknown to the model were skipped" if self.skipped_users else ""
+        table = self.to_frame().to_string(float_format=lambda x: f"{x:.4f}")
+        return f"{self.task} evaluation, {self.protocol} ({self.n_users:,} users{skipped})\n{table}"
+
+
+class Evaluator:
+    """Evaluate any course recommender on a test split. Metric names: precision, recall, ndcg, hit_rate, mrr, map,
+    coverage (ranking, each at every k) and rmse, mae (rating)."""
+
+    def __init__(self, metrics=("precision", "recall", "ndcg"), k_values=(10, 20)):
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not metrics:
+            raise TypeError(f"The 'metrics' parameter of Evaluator must be a non-empty list of names from {ALL_METRICS}. Got {metrics!r}.")
+        for m in metrics:
+            check_choice(m, "metrics", ALL_METRICS, "Evaluator")
+        if isinstance(k_values, (int, np.integer)):
+            k_values = [k_values]
+        if not isinstance(k_values, (list, tuple)) or not k_values:
+            raise TypeError(f"The 'k_values' parameter of Evaluator must be a non-empty list of ints >= 1. Got {k_values!r}.")
+        self.metrics = list(metrics)
+        self.k_values = sorted({check_int(k, "k_values", "Evaluator", min_value=1) for k in k_values})
+
+    def __repr__(self) -> str:
+        return f"Evaluator(metrics={self.metrics}, k_values={self.k_values})"
+
+    def evaluate(self, model, test, task: str = "ranking", train_data=None, protocol: str = "full",
+                 n_negatives: int = 100, random_state: int = 42, batch_size: int = 1024) -> EvaluationResult:
+        check_choice(task, "task", ["ranking", "rating"], "evaluate")
+        check_choice(protocol, "protocol", ["full", "sampled"], "evaluate")
+        test_df = _frame(test, "test", need_rating=(task == "rating"))
+        train_df = None if train_data is None else _frame(train_data, "train_data")
+        if not hasattr(model, "user_index_"):
+            raise ValueError(f"The 'model' parameter of evaluate must be a fitted recommender. {type(model).__name__} "
+                             f"is not fitted: call fit first.")
+        if task == "rating":
+            return self._rating(model, test_df)
+        metrics = [m for m in self.metrics if m in RANKING_METRICS or m == "coverage"]
+        if not metrics:
+            raise ValueError(f"task='ranking' needs ranking metrics; this Evaluator has only {self.metrics}.")
+        if protocol == "full":
+            return self._full(model, test_df, train_df, metrics, batch_size)
+        check_int(n_negatives, "n_negatives", "evaluate", min_value=1)
+        return self._sampled(model, test_df, train_df, metrics, n_negatives, random_state)
+
+    # ------------------------------------------------------------------ protocols
+    def _rating(self, model, test_df):
+        metrics = [m for m in self.metrics if m in RATING_METRICS]
+        if not metrics:
+            raise ValueError(f"task='rating' needs the metrics 'rmse' and/or 'mae'; this Evaluator has {self.metrics}.")
+        known = model.user_index_.get_indexer(test_df["user_id"]) >= 0
+        known &= model.item_index_.get_indexer(test_df["item_id"]) >= 0
+        rows = test_df[known]
+        if len(rows) == 0:
+            raise ValueError("evaluate(task='rating'): no test rating has both its user and its item in the model's training data.")
+        pred = model.predict(rows["user_id"].to_numpy(), rows["item_id"].to_numpy())
+        values = {m: RATING_METRICS[m](rows["rating"].to_numpy(), pred) for m in metrics}
+        skipped = int((~known).sum())
+        protocol = f"rating prediction on {len(rows):,} test ratings" + (f" ({skipped} with an unseen user or item skipped)" if skipped else "")
+        return EvaluationResult(values, protocol, "rating", int(rows["user_id"].nunique()))
+
+    def _full(self, model, test_df, train_df, metrics, batch_size):
+        n_items = len(model.item_index_)
+        k_max = self.k_values[-1]
+        if k_max > n_items:
+            raise ValueError(f"The 'k_values' of Evaluator must not exceed the model's catalogue ({n_items} items). Got {k_max}.")
+        users, relevant, skipped = self._test_users(model, test_df)
+        exclude = model.seen_ if train_df is None else _matrix(model, train_df)
+        ranked = np.empty((len(users), k_max), dtype=np.int64)
+        for start in range(0, len(users), batch_size):
+            u = users[start:start + batch_size]
+            scores = np.array(model.score_all(model.user_index_[u]), dtype=np.float64)
+            rows = exclude[u]
+            scores[np.repeat(np.arange(len(u)), np.diff(rows.indptr)), rows.indices] = -np.inf
+            ranked[start:start + len(u)] = _top_k(scores, k_max)
+        n_excluded = np.diff(exclude[users].indptr)
+        ranked[np.arange(k_max)[None, :] >= (n_items - n_excluded)[:, None]] = -1  # fewer unseen items than k: pad
+        values = self._ranking_values(metrics, ranked, relevant, n_items)
+        seen = "training items removed" if train_df is not None else "the model's training items removed"
+        return EvaluationResult(values, f"full ranking over {n_items:,} items, {seen}", "ranking", len(users), skipped)
+
+    def _sampled(self, model, test_df, train_df, metrics, n_negatives, random_state):
+        from .data.sampling import sample_eval_candidates
+
+        n_items = len(model.item_index_)
+        users = model.user_index_.get_indexer(test_df["user_id"])
+        items = model.item_index_.get_indexer(test_df["item_id"])
+        skipped = int(pd.unique(test_df["user_id"][users < 0]).size)
+        keep = users >= 0
+        users, items = users[keep], items[keep]
+        if len(users) == 0:
+            raise ValueError("evaluate(protocol='sampled'): no test user occurs in the model's training data.")
+        known_item = items >= 0
+        base = model.seen_ if train_df is None else (model.seen_ + _matrix(model, train_df))
+        test_m = sp.csr_matrix((np.ones(int(known_item.sum())), (users[known_item], items[known_item])), shape=base.shape)
+        everything = (base + test_m).tocsr()  # negatives avoid every item the user has, in training or in test
+        everything.data[:] = 1.0
+        cand = sample_eval_candidates(everything, users, np.where(known_item, items, 0), n_negatives, random_state)
+        cand = np.concatenate([cand[:, 1:], cand[:, :1]], axis=1)  # target last: a stable sort puts ties before it
+        scores = np.asarray(model.score(np.repeat(model.user_index_[users].to_numpy(), n_negatives + 1),
+                                        model.item_index_[cand.ravel()].to_numpy()), dtype=np.float64).reshape(cand.shape)
+        scores[~known_item, -1] = -np.inf  # a test item the model never saw cannot be ranked: a miss
+        ranked = np.take_along_axis(cand, np.argsort(-scores, axis=1, kind="stable"), axis=1)
+        relevant = sp.csr_matrix((np.ones(len(users)), (np.arange(len(users)), cand[:, -1])), shape=(len(users), n_items))
+        per_pair = self._ranking_values(metrics, ranked, relevant, n_items, per_user=True)
+        groups = pd.Series(users)  # average over each user's test items first, then over users
+        values = {key: float(pd.Series(v).groupby(groups).mean().mean()) if isinstance(v, np.ndarray) else v
+                  for key, v in per_pair.items()}
+        protocol = f"sampled: each test item ranked against {n_negatives} random items the user never interacted with"
+        return EvaluationResult(values, protocol, "ranking", int(np.unique(users).size), skipped)
+
+    # ------------------------------------------------------------------ helpers
+    def _test_users(self, model, test_df):
+        users = model.user_index_.get_indexer(test_df["user_id"])
+        skipped = int(pd.unique(test_df["user_id"][users < 0]).size)
+        df = test_df[users >= 0]
+        if len(df) == 0:
+            raise ValueError("evaluate: no test user occurs in the model's training data.")
+        u = model.user_index_.get_indexer(df["user_id"])
+        i = model.item_index_.get_indexer(df["item_id"])
+        cold = i < 0  # test items the model never saw: extra columns that no ranked list can hit
+        i = i.copy()
+        i[cold] = len(model.item_index_) + pd.factorize(df["item_id"][cold])[0]
+        unique_users, row = np.unique(u, return_inverse=True)
+        relevant = sp.csr_matrix((np.ones(len(u)), (row, i)), shape=(len(unique_users), int(i.max()) + 1))
+        relevant.data[:] = 1.0
+        return unique_users, relevant, skipped
+
+    def _ranking_values(self, metrics, ranked, relevant, n_items, per_user=False):
+        values = {}
+        for k in self.k_values:
+            for m in metrics:
+                if m == "coverage":
+                    values[f"coverage@{k}"] = catalog_coverage(ranked, n_items, k)
+                else:
+                    values[f"{m}@{k}"] = RANKING_METRICS[m](ranked, relevant, k, per_user=per_user)
+        return values
+
+    @staticmethod
+    def print_results(results: EvaluationResult) -> None:
+        """Print the metrics as a table under their protocol."""
+        if not isinstance(results, EvaluationResult):
+            raise TypeError(f"The 'results' parameter of print_results must be what evaluate returned. Got {type(results).__name__}.")
+        print(results)
+
+
+def compare(results: dict) -> pd.DataFrame:
+    """One table for several models: {"EASE": results, "Popularity": results} -> one row per model, with the protocol."""
+    if not isinstance(results, dict) or not results:
+        raise TypeError("The 'results' parameter of compare must be a non-empty dict {model name: EvaluationResult}.")
+    for name, r in results.items():
+        if not isinstance(r, EvaluationResult):
+            raise TypeError(f"compare: the value for {name!r} must be an EvaluationResult. Got {type(r).__name__}.")
+    table = pd.DataFrame({name: {**r.metrics(), "protocol": r.protocol, "users": r.n_users} for name, r in results.items()}).T
+    table.index.name = "model"
+    return table
+
+
+def _frame(part, name: str, need_rating: bool = False) -> pd.DataFrame:
+    df = part.data if hasattr(part, "data") and hasattr(part, "dataset") else part
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"The '{name}' parameter of evaluate must be a split part (train/test) or a DataFrame. Got {type(part).__name__}.")
+    from ._validation import check_dataframe
+
+    return check_dataframe(df, name, ["user_id", "item_id"] + (["rating"] if need_rating else []), "evaluate")
+
+
+def _matrix(model, df: pd.DataFrame) -> sp.csr_matrix:
+    """A (model users, model items) binary matrix of df's interactions; ids the model does not know are left out."""
+    u = model.user_index_.get_indexer(df["user_id"])
+    i = model.item_index_.get_indexer(df["item_id"])
+    keep = (u >= 0) & (i >= 0)
+    m = sp.csr_matrix((np.ones(int(keep.sum())), (u[keep], i[keep])), shape=(len(model.user_index_), len(model.item_index_)))
+    m.data[:] = 1.0
+    return m
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores per row, best first."""
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)

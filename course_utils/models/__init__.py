@@ -1,0 +1,14 @@
+"""The course's recommenders, all on the shape of course_utils.recommender.BaseRecommender.
+
+Names load on first use, so that ``from course_utils.models import EASERecommender`` does not import PyTorch.
+"""
+import importlib
+
+_HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf"}
+__all__ = list(_HOME)
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,31 @@
+"""MovieLens on the real files (CI: COURSE_UTILS_DATA=../shared/data). The loaders' parsing on files the tests
+write in the publisher's format is covered in test_data_datasets.py."""
+import pytest
+
+from course_utils.data.movielens import load_movielens, load_movielens_items
+
+pytestmark = pytest.mark.real_data
+
+
+def test_ml100k_sizes(ml100k):
+    assert list(ml100k.columns) == ["user_id", "item_id", "rating", "timestamp"]
+    assert len(ml100k) == 100_000
+    assert ml100k["user_id"].nunique() == 943 and ml100k["item_id"].nunique() == 1_682
+    assert sorted(ml100k["rating"].unique()) == [1, 2, 3, 4, 5]
+    assert ml100k.groupby("user_id").size().min() == 20  # every user rated at least 20 movies
+    assert (ml100k.dtypes == "int64").all()
+
+
+def test_ml100k_items(real_data_dir, monkeypatch):
+    monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
+    items = load_movielens_items("100k")
+    assert len(items) == 1_682 and items["item_id"].is_unique
+    toy_story = items.set_index("item_id").loc[1]
+    assert toy_story["title"] == "Toy Story (1995)" and toy_story["genres"] == "Animation|Children's|Comedy"
+    assert toy_story["year"] == 1995 and toy_story["main_genre"] == "Animation"
+    assert items["main_genre"].nunique() >= 15
+
+
+def test_size_is_validated():
+    with pytest.raises(ValueError, match="'size' parameter of load_movielens must be one of"):
+        load_movielens("10m")

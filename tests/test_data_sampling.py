@@ -1,0 +1,88 @@
+"""Negative samplers and sampled-evaluation candidates: never a positive, right distribution, clear errors."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from course_utils import InteractionDataset, PopularitySampler, UniformSampler, sample_eval_candidates
+
+
+@pytest.fixture
+def split(synthetic_df):
+    train, _ = InteractionDataset(synthetic_df, implicit=True).split(test_size=0.2, strategy="user_random")
+    return train
+
+
+def test_uniform_negatives_are_never_positives(split):
+    pos = split.to_csr()
+    users = np.repeat(np.arange(split.n_users), 50)
+    neg = UniformSampler(split.n_items, random_state=0).sample(users, pos, n_negatives=4)
+    assert neg.shape == (len(users), 4) and neg.dtype == np.int64
+    assert np.asarray(pos[np.repeat(users, 4), neg.ravel()]).ravel().sum() == 0
+    # uniform over each user's non-positive items: every item gets drawn
+    assert len(np.unique(neg)) == split.n_items
+
+
+def test_dense_user_still_gets_its_only_negative():
+    pos = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 0, 0, 0]]))
+    neg = UniformSampler(4, random_state=1).sample(np.zeros(100, dtype=np.int64), pos)
+    assert (neg == 3).all()
+
+
+def test_seeded_sampler_is_reproducible(split):
+    pos, users = split.to_csr(), np.arange(split.n_users)
+    a = UniformSampler(split.n_items, random_state=5).sample(users, pos, 3)
+    b = UniformSampler(split.n_items, random_state=5).sample(users, pos, 3)
+    assert (a == b).all()
+
+
+def test_popularity_sampler_follows_popularity(split):
+    pop = split.item_popularity()
+    sampler = PopularitySampler(split.n_items, pop, random_state=0)
+    empty = sp.csr_matrix((split.n_users, split.n_items))
+    neg = sampler.sample(np.zeros(200_000, dtype=np.int64), empty)
+    freq = np.bincount(neg.ravel(), minlength=split.n_items) / neg.size
+    assert np.corrcoef(freq, pop / pop.sum())[0, 1] > 0.99
+    assert freq[pop == 0].sum() == 0  # never-seen items are never drawn
+    by_dict = PopularitySampler(split.n_items, dict(enumerate(pop.tolist())))
+    assert np.allclose(by_dict._cdf, sampler._cdf)
+
+
+def test_starved_user_is_an_error():
+    pos = sp.csr_matrix(np.array([[1, 1, 1], [0, 1, 0]]))
+    with pytest.raises(ValueError, match="User index 0 has no item left"):
+        UniformSampler(3).sample(np.array([0, 1]), pos)
+    with pytest.raises(ValueError, match="has no item left"):
+        PopularitySampler(3, [0, 5, 5]).sample(np.array([1]), sp.csr_matrix(np.array([[0, 1, 1], [0, 1, 1]])))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: UniformSampler(1), ValueError, "'n_items' parameter of UniformSampler must be an int >= 2. Got 1"),
+    (lambda: UniformSampler(5).sample(np.array([0]), np.ones((1, 5))), TypeError, "scipy sparse"),
+    (lambda: UniformSampler(5).sample(np.array([0]), sp.csr_matrix((1, 4))), ValueError, "n_items=5 columns"),
+    (lambda: UniformSampler(5).sample(np.array([3]), sp.csr_matrix((2, 5))), ValueError, r"indices in \[0, 2\). Got 3"),
+    (lambda: UniformSampler(5).sample(np.array([0]), sp.csr_matrix((1, 5)), 0), ValueError, "'n_negatives'"),
+    (lambda: PopularitySampler(3, [1, 2]), ValueError, "length n_items=3"),
+    (lambda: PopularitySampler(3, {1: 2, 7: 1}), ValueError, "keyed by item indices"),
+    (lambda: PopularitySampler(3, [1, np.nan, 2]), ValueError, "without NaN"),
+])
+def test_bad_sampler_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_eval_candidates_are_distinct_unseen_with_target_first(split):
+    pos = split.to_csr()
+    users = np.arange(split.n_users)
+    targets = np.array([np.flatnonzero(pos[u].toarray().ravel() == 0)[0] for u in users])  # an unseen test item
+    cand = sample_eval_candidates(pos, users, targets, n_negatives=20, random_state=0)
+    assert cand.shape == (split.n_users, 21) and (cand[:, 0] == targets).all()
+    negs = cand[:, 1:]
+    assert all(len(set(row)) == 20 for row in negs)
+    assert np.asarray(pos[np.repeat(users, 20), negs.ravel()]).ravel().sum() == 0
+    assert not (negs == targets[:, None]).any()
+
+
+def test_eval_candidates_need_enough_free_items():
+    pos = sp.csr_matrix(np.array([[1, 1, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="at most the number of items user index 0 never touched \\(2\\)"):
+        sample_eval_candidates(pos, np.array([0]), np.array([2]), n_negatives=3)

@@ -1,0 +1,136 @@
+"""The shared recommender shape: scikit-learn conventions, recommend/score, safe save/load, bad input."""
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import EASERecommender, NotFittedError, PopularityRecommender
+
+
+def test_constructor_only_stores_and_params_round_trip():
+    model = EASERecommender(l2_reg=-3)  # validated at fit, like scikit-learn
+    assert model.get_params() == {"l2_reg": -3}
+    assert model.set_params(l2_reg=250.0) is model and model.l2_reg == 250.0
+    assert repr(model) == "EASERecommender(l2_reg=250.0)"
+    with pytest.raises(ValueError, match=r"Invalid parameter 'alpha' for EASERecommender. Valid parameters are: \['l2_reg'\]"):
+        model.set_params(alpha=1)
+
+
+def test_fit_returns_self_and_learned_attributes_end_with_underscore(tiny_df):
+    model = EASERecommender(l2_reg=1.0)
+    assert model.fit(tiny_df) is model
+    assert model.B_.shape == (6, 6) and model.seen_.shape == (4, 6)
+    assert not hasattr(EASERecommender(), "B_")
+
+
+def test_fit_validates_hyperparameters(tiny_df):
+    with pytest.raises(ValueError, match="'l2_reg' parameter of EASERecommender must be a float > 0. Got -3"):
+        EASERecommender(l2_reg=-3).fit(tiny_df)
+
+
+def test_recommend_shape_order_and_seen_items(tiny_df):
+    model = PopularityRecommender().fit(tiny_df)
+    recs = model.recommend([1, 4], k=3)
+    assert list(recs) == [1, 4]
+    assert all(isinstance(i, int) and isinstance(s, float) for i, s in recs[1])
+    assert [i for i, _ in recs[1]] == [13, 14, 15]  # 10, 11, 12 seen; then by popularity
+    assert recs[4] == [(15, 1.0)]  # user 4 has seen all but one item: fewer than k
+    seen = {1: {10, 11, 12}, 4: {10, 11, 12, 13, 14}}
+    assert all(not ({i for i, _ in recs[u]} & seen[u]) for u in recs)
+    with_seen = model.recommend(2, k=2, exclude_seen=False)
+    assert [i for i, _ in with_seen[2]] == [10, 11]
+    scores = [s for _, s in model.recommend([1], k=3)[1]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_score_and_score_all(tiny_df):
+    model = PopularityRecommender().fit(tiny_df)
+    assert model.score([1, 2], [10, 15]).tolist() == [3.0, 1.0]
+    assert model.score_all([3]).shape == (1, 6)
+    assert (model.predict([1], [10]) == model.score([1], [10])).all()
+
+
+def test_string_ids_work_end_to_end(tmp_path):
+    df = pd.DataFrame({"user_id": ["ann", "ann", "bob", "cy"], "item_id": ["x", "y", "x", "z"]})
+    model = EASERecommender(l2_reg=1.0).fit(df)
+    recs = model.recommend("bob", k=2)
+    assert set(recs) == {"bob"} and {i for i, _ in recs["bob"]} <= {"y", "z"}
+    loaded = EASERecommender().load(model.save(tmp_path / "m.npz"))
+    assert loaded.recommend("bob", k=2) == recs
+
+
+@pytest.mark.parametrize("model", [EASERecommender(l2_reg=5.0), PopularityRecommender()])
+def test_save_load_round_trip_without_pickle(model, synthetic_df, tmp_path):
+    model.fit(synthetic_df)
+    path = model.save(tmp_path / "model.bin")
+    assert path == tmp_path / "model.bin" and path.exists()  # the name is kept as given
+    with np.load(path, allow_pickle=False) as z:  # readable without pickle
+        assert "meta" in z.files
+    loaded = type(model)().load(path)
+    assert loaded.get_params() == model.get_params()
+    users = synthetic_df["user_id"].unique()[:20].tolist()
+    assert np.array_equal(loaded.score_all(users), model.score_all(users))
+    assert loaded.recommend(users, k=5) == model.recommend(users, k=5)
+
+
+def test_load_refuses_other_classes_and_pickles(tiny_df, tmp_path):
+    path = PopularityRecommender().fit(tiny_df).save(tmp_path / "pop.npz")
+    with pytest.raises(ValueError, match="holds a 'PopularityRecommender'.*expects a 'EASERecommender'"):
+        EASERecommender().load(path)
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.npz"
+    evil.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(ValueError, match="is not a model saved by EASERecommender.save"):
+        EASERecommender().load(evil)
+    assert not marker.exists()  # nothing was unpickled
+    with pytest.raises(FileNotFoundError):
+        EASERecommender().load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m.recommend([1], k=0), ValueError, "The 'k' parameter of recommend must be an int in \\[1, 6\\]. Got 0 instead."),
+    (lambda m: m.recommend([1], k=7), ValueError, "Got 7 instead"),
+    (lambda m: m.recommend([1], k="10"), TypeError, "'k' parameter of recommend must be an int"),
+    (lambda m: m.recommend([1, 999]), KeyError, "Got 999, unknown to this PopularityRecommender"),
+    (lambda m: m.recommend([]), ValueError, "must name at least one id"),
+    (lambda m: m.recommend([np.nan]), ValueError, "must not contain missing ids"),
+    (lambda m: m.recommend({1: 2}), TypeError, "'users' parameter of recommend must be an id or a list"),
+    (lambda m: m.recommend([1], k=2, exclude_seen="yes"), TypeError, "'exclude_seen'"),
+    (lambda m: m.score([1, 2], [10]), ValueError, "same length"),
+    (lambda m: m.score([1], [77]), KeyError, "'items' parameter of score must hold item ids seen in training. Got 77"),
+])
+def test_bad_input_names_argument_rule_and_value(tiny_df, call, error, match):
+    with pytest.raises(error, match=match):
+        call(PopularityRecommender().fit(tiny_df))
+
+
+@pytest.mark.parametrize("train, error, match", [
+    ("ratings.csv", TypeError, "'train' parameter of fit must be a DataFrame"),
+    (pd.DataFrame({"user_id": [1]}), ValueError, r"missing \['item_id'\]"),
+    (pd.DataFrame({"user_id": [1, None], "item_id": [1, 2]}), ValueError, "no missing values in column 'user_id'"),
+    (pd.DataFrame({"user_id": [], "item_id": []}), ValueError, "at least one row"),
+])
+def test_bad_training_data(train, error, match):
+    with pytest.raises(error, match=match):
+        EASERecommender().fit(train)
+
+
+def test_methods_need_a_fitted_model():
+    with pytest.raises(NotFittedError, match="This EASERecommender is not fitted yet: call fit"):
+        EASERecommender().recommend([1])
+    with pytest.raises(NotFittedError):
+        EASERecommender().save("x.npz")
+
+
+def test_fit_accepts_a_split_part(tiny_df):
+    from course_utils import InteractionDataset
+
+    train, _ = InteractionDataset(tiny_df).split(strategy="leave_one_out")
+    assert PopularityRecommender().fit(train).seen_.nnz == len(train)
