@@ -1,0 +1,63 @@
+"""How fast are the course's negative samplers? Prints a table; run: python benchmarks/sampling.py
+
+Draws training negatives for every interaction of a log (MovieLens 100K when available, else a synthetic log of the
+same size, and a larger synthetic log), and sampled-evaluation candidates (1 positive + 100 negatives per user).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import pandas as pd
+
+from course_utils import InteractionDataset, PopularitySampler, UniformSampler, make_synthetic, sample_eval_candidates
+from course_utils.data import DatasetError, load_movielens
+
+
+def _logs(large: bool):
+    try:
+        yield "MovieLens 100K", load_movielens("100k")
+    except DatasetError:
+        yield "synthetic 943 x 1,682", make_synthetic(n_users=943, n_items=1682, mean_interactions=106, seed=0)
+    if large:
+        yield "synthetic 20,000 x 10,000", make_synthetic(n_users=20_000, n_items=10_000, mean_interactions=50, seed=0)
+
+
+def _best_of(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-large", action="store_true", help="skip the 1M-interaction synthetic log")
+    args = parser.parse_args()
+    rows = []
+    for name, df in _logs(not args.no_large):
+        train, _ = InteractionDataset(df, implicit=True).split(test_size=0.2, strategy="user_random")
+        pos, users = train.to_csr(), train.user_indices()
+        for label, sampler in [("uniform", UniformSampler(train.n_items, random_state=0)),
+                               ("popularity", PopularitySampler(train.n_items, train.item_popularity(), random_state=0))]:
+            for n_neg in (1, 4):
+                seconds, neg = _best_of(lambda: sampler.sample(users, pos, n_neg))
+                rows.append({"log": name, "what": f"{label}, {n_neg} per positive", "samples": neg.size,
+                             "seconds": seconds, "samples/s": neg.size / seconds})
+        eval_users = np.arange(train.n_users)
+        targets = np.asarray(pos.argmin(axis=1)).ravel()  # each user's first item it never touched
+        seconds, cand = _best_of(lambda: sample_eval_candidates(pos, eval_users, targets, 100, random_state=0), 1)
+        rows.append({"log": name, "what": "eval candidates, 1 + 100 per user", "samples": cand.size - len(eval_users),
+                     "seconds": seconds, "samples/s": (cand.size - len(eval_users)) / seconds})
+    table = pd.DataFrame(rows)
+    print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
+    print(table.to_string(index=False, formatters={"seconds": "{:.4f}".format, "samples/s": "{:,.0f}".format,
+                                                   "samples": "{:,}".format}))
+
+
+if __name__ == "__main__":
+    main()
