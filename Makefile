@@ -33,7 +33,7 @@ unit: env
 	$(BIN)/python -m pytest tests
 
 notebooks: env
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider notebooks
+	COURSE_UTILS_PROGRESS=$(CURDIR)/$(VENV)/nbval-progress.json $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider notebooks
 
 clean-env:
 	rm -rf $(VENV)

@@ -1,0 +1,169 @@
+"""Learner checks: each checker accepts the reference answer and rejects known-wrong ones; verdicts never leak answers."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from course_utils import make_synthetic
+from course_utils.checks import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed,
+                                 check, check_ndcg, check_precision, evaluate, make_digest, progress, register)
+from course_utils.metrics import ndcg_at_k, precision_at_k
+
+LOG = make_synthetic(n_users=100, n_items=50, mean_interactions=10, seed=1)
+
+
+class Scorer(nn.Module):
+    def __init__(self, n_users=64, n_items=64, dim=8):
+        super().__init__()
+        self.user, self.item = nn.Embedding(n_users, dim), nn.Embedding(n_items, dim)
+
+    def forward(self, users, items):
+        return (self.user(users) * self.item(items)).sum(-1)
+
+
+class Frozen(nn.Module):  # right shape, but nothing to learn from
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, users, items):
+        return torch.zeros(len(users)) * self.w
+
+
+REFERENCE = {
+    "ex.n-interactions": len(LOG),
+    "ex.mean-rating": LOG["rating"].mean(),
+    "ex.top-items": LOG["item_id"].value_counts().nlargest(3).index.tolist(),
+    "ex.precision": lambda ranked, relevant, k: precision_at_k([ranked], [relevant], k),
+    "ex.scorer": Scorer,
+    "ch0.ndcg": lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], k),
+}
+WRONG = {
+    "ex.n-interactions": [len(LOG) - 1, 0],
+    "ex.mean-rating": [LOG["rating"].mean() + 0.05, 3.5],
+    "ex.top-items": [LOG["item_id"].value_counts().nlargest(4).index.tolist()[1:], [1, 2, 3]],
+    "ex.precision": [lambda ranked, relevant, k: sum(i in relevant for i in ranked[:k]) / max(len(relevant), 1),
+                     lambda ranked, relevant, k: sum(i in relevant for i in ranked) / k],
+    "ex.scorer": [Frozen, lambda: nn.Linear(2, 1)],
+    "ch0.ndcg": [lambda ranked, relevant, k: float(any(i in relevant for i in ranked[:k])),
+                 lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], len(ranked))],  # ignores k
+}
+
+
+@pytest.fixture(autouse=True)
+def _progress_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_UTILS_PROGRESS", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("COURSE_UTILS_GRADING", raising=False)
+
+
+@pytest.mark.parametrize("exercise", sorted(REFERENCE))
+def test_reference_answer_passes(exercise):
+    assert evaluate(exercise, REFERENCE[exercise]).status == CORRECT
+
+
+@pytest.mark.parametrize("exercise, wrong", [(e, w) for e, ws in WRONG.items() for w in ws])
+def test_known_wrong_answers_fail_with_a_hint(exercise, wrong):
+    verdict = evaluate(exercise, wrong)
+    assert verdict.status == INCORRECT and "Hint:" in verdict.message
+
+
+def test_ml100k_exercise_accepts_its_answer_and_rejects_others(ml100k):
+    most = int(ml100k.groupby("user_id").size().max())
+    assert evaluate("ch0.most-active", most).passed
+    assert not evaluate("ch0.most-active", most - 1).passed
+    assert not evaluate("ch0.most-active", int(ml100k.groupby("user_id").size().min())).passed
+
+
+def test_order_matters_only_where_it_should():
+    top = REFERENCE["ex.top-items"]
+    assert evaluate("ex.top-items", list(reversed(top))).passed  # a set: any order
+    register(Exercise("test.order", "ordered", 1, "list", "order them", digest=make_digest("test.order", "list", [3, 1, 2])))
+    assert evaluate("test.order", [3, 1, 2]).passed and not evaluate("test.order", [1, 2, 3]).passed
+    assert evaluate("test.order", np.array([3, 1, 2])).passed
+
+
+def test_frame_checks_compare_shape_and_content():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, -0.0]})
+    register(Exercise("test.frame", "a frame", 1, "frame", "look again", digest=make_digest("test.frame", "frame", frame)))
+    assert evaluate("test.frame", frame.copy()).passed
+    assert evaluate("test.frame", frame.to_numpy()).passed
+    assert not evaluate("test.frame", frame.iloc[:1]).passed
+    assert not evaluate("test.frame", frame + 0.01).passed
+
+
+def test_numbers_within_tolerance():
+    mean = REFERENCE["ex.mean-rating"]
+    assert evaluate("ex.mean-rating", round(mean, 2)).passed
+    assert evaluate("ex.mean-rating", np.float32(mean)).passed
+    assert not evaluate("ex.mean-rating", mean + 0.02).passed
+
+
+def test_not_attempted_and_wrong_types_are_plain_messages():
+    assert evaluate("ex.n-interactions", ...).status == NOT_ATTEMPTED
+
+    def stub(ranked, relevant, k):
+        raise NotImplementedError
+
+    assert evaluate("ex.precision", stub).status == NOT_ATTEMPTED
+    v = evaluate("ex.n-interactions", str(len(LOG)))
+    assert v.status == WRONG_TYPE and "expected a whole number" in v.message and "int(...)" in v.message
+    assert evaluate("ex.n-interactions", float(len(LOG))).passed  # 1012.0 is a whole number
+    assert evaluate("ex.mean-rating", "3.0").status == WRONG_TYPE
+    assert evaluate("ex.top-items", "15, 28, 9").status == WRONG_TYPE
+    v = evaluate("ex.precision", lambda ranked, relevant: 0.0)
+    assert v.status == INCORRECT and "must take the arguments (ranked, relevant, k)" in v.message
+    v = evaluate("ex.precision", lambda ranked, relevant, k: 1 / 0)
+    assert v.status == INCORRECT and "ZeroDivisionError" in v.message
+    with pytest.raises(KeyError, match="Unknown exercise id 'ch9.nothing'"):
+        evaluate("ch9.nothing", 1)
+
+
+def test_verdicts_never_print_the_expected_value(capsys):
+    for exercise, wrongs in WRONG.items():
+        for w in wrongs[:1]:
+            check(exercise, w)
+    out = capsys.readouterr().out
+    assert str(REFERENCE["ex.n-interactions"]) not in out
+    assert f"{REFERENCE['ex.mean-rating']:.2f}" not in out
+    assert all(str(i) not in out.split("Hint")[0] for i in REFERENCE["ex.top-items"] if i > 9)
+
+
+def test_expected_values_are_not_stored_in_plain_text():
+    import course_utils.checks.exercises as module
+
+    text = open(module.__file__).read()
+    assert str(REFERENCE["ex.n-interactions"]) not in text and "2.94" not in text
+    assert all(ex.digest is None or len(ex.digest) == 32 for ex in REGISTRY.values())
+
+
+def test_check_prints_records_progress_and_raises_only_when_grading(capsys, monkeypatch, tmp_path):
+    check("ex.n-interactions", REFERENCE["ex.n-interactions"])
+    check_precision(REFERENCE["ex.precision"])
+    check_ndcg(WRONG["ch0.ndcg"][0])
+    out = capsys.readouterr().out
+    assert "✅ ex.n-interactions: correct" in out and "❌ ch0.ndcg: not yet" in out
+    stored = json.loads((tmp_path / "progress.json").read_text())
+    assert stored["ex.n-interactions"]["status"] == CORRECT and stored["ch0.ndcg"]["status"] == INCORRECT
+    table = progress()
+    ex_points = table[table.chapter == "ex"]
+    assert ex_points["earned"].sum() == 3 and ex_points["points"].sum() == 7
+    assert "ex: 3 of 7 points" in capsys.readouterr().out
+    monkeypatch.setenv("COURSE_UTILS_GRADING", "1")
+    with pytest.raises(ExerciseFailed, match="not yet"):
+        check("ex.n-interactions", 3)
+    check("ex.n-interactions", REFERENCE["ex.n-interactions"])  # a correct answer never raises
+
+
+def test_progress_can_be_switched_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_UTILS_PROGRESS", "off")
+    check("ex.n-interactions", 1)
+    assert not list(tmp_path.iterdir())
+
+
+def test_model_checker_reports_shape_and_learning():
+    v = evaluate("ex.scorer", lambda: nn.Sequential())
+    assert v.status == INCORRECT
+    assert "loss on a fixed batch did not go down" in evaluate("ex.scorer", Frozen).message
