@@ -20,6 +20,7 @@ _HOME = {
     # models and the shared shape
     "BaseRecommender": "recommender", "TorchRecommender": "recommender", "NotFittedError": "recommender",
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
+    "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
     # training
     "EarlyStopping": "training", "History": "training", "fit_loop": "training", "resolve_device": "training",
 }

@@ -11,6 +11,7 @@ from course_utils import make_synthetic
 from course_utils.checks import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed,
                                  check, check_ndcg, check_precision, evaluate, make_digest, progress, register)
 from course_utils.metrics import ndcg_at_k, precision_at_k
+from course_utils.models.embedding_mlp import EmbeddingMLP
 
 LOG = make_synthetic(n_users=100, n_items=50, mean_interactions=10, seed=1)
 
@@ -33,6 +34,27 @@ class Frozen(nn.Module):  # right shape, but nothing to learn from
         return torch.zeros(len(users)) * self.w
 
 
+def _keras_model(n_users, n_items):
+    from course_utils.models.keras_mlp import build_keras_mlp
+
+    return build_keras_mlp(n_users, n_items)
+
+
+def _keras_too_wide(n_users, n_items):
+    from course_utils.models.keras_mlp import build_keras_mlp
+
+    return build_keras_mlp(n_users, n_items, embedding_dim=8)
+
+
+class NoSqueeze(nn.Module):  # forgets to squeeze: (B, 1) instead of (B,)
+    def __init__(self, n_users, n_items):
+        super().__init__()
+        self.inner = EmbeddingMLP(n_users, n_items)
+
+    def forward(self, users, items):
+        return self.inner(users, items).unsqueeze(-1)
+
+
 REFERENCE = {
     "ex.n-interactions": len(LOG),
     "ex.mean-rating": LOG["rating"].mean(),
@@ -40,6 +62,8 @@ REFERENCE = {
     "ex.precision": lambda ranked, relevant, k: precision_at_k([ranked], [relevant], k),
     "ex.scorer": Scorer,
     "ch0.ndcg": lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], k),
+    "ch1.keras-model": _keras_model,
+    "ch1.torch-forward": EmbeddingMLP,
 }
 WRONG = {
     "ex.n-interactions": [len(LOG) - 1, 0],
@@ -50,6 +74,8 @@ WRONG = {
     "ex.scorer": [Frozen, lambda: nn.Linear(2, 1)],
     "ch0.ndcg": [lambda ranked, relevant, k: float(any(i in relevant for i in ranked[:k])),
                  lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], len(ranked))],  # ignores k
+    "ch1.keras-model": [_keras_too_wide],
+    "ch1.torch-forward": [NoSqueeze],
 }
 
 
@@ -75,6 +101,18 @@ def test_ml100k_exercise_accepts_its_answer_and_rejects_others(ml100k):
     assert evaluate("ch0.most-active", most).passed
     assert not evaluate("ch0.most-active", most - 1).passed
     assert not evaluate("ch0.most-active", int(ml100k.groupby("user_id").size().min())).passed
+
+
+def test_chapter1_data_exercises_accept_the_answer_and_reject_others(ml100k):
+    from course_utils import InteractionDataset
+
+    train, test = InteractionDataset(ml100k).split(test_size=0.2, strategy="random", seed=42)
+    rmse = float(np.sqrt(((test.data["rating"] - train.data["rating"].mean()) ** 2).mean()))
+    answers = {"ch1.split-size": (len(train), len(test)), "ch1.n-items": (ml100k["item_id"].nunique(), ml100k["item_id"].max() + 1),
+               "ch1.n-users": (ml100k["user_id"].nunique(), len(ml100k)), "ch1.baseline-rmse": (rmse, rmse + 0.01)}
+    for exercise, (right, wrong) in answers.items():
+        assert evaluate(exercise, right).passed, exercise
+        assert not evaluate(exercise, wrong).passed, exercise
 
 
 def test_order_matters_only_where_it_should():

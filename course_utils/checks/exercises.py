@@ -4,7 +4,7 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import module_run, ndcg_run, precision_run
+from .functions import keras_builder_run, module_run, ndcg_run, precision_run
 
 
 def _scorer_batch():
@@ -17,6 +17,20 @@ def _scorer_batch():
 
 def _mse(pred, target):
     return ((pred - target) ** 2).mean()
+
+
+def _rating_batch():
+    import torch
+
+    g = torch.Generator().manual_seed(1)
+    users, items = torch.randint(1, 65, (16,), generator=g), torch.randint(1, 65, (16,), generator=g)
+    return (users, items), torch.randint(1, 6, (16,), generator=g).float()
+
+
+def _seed_keras_model(n_users, n_items):
+    from ..models.keras_mlp import build_keras_mlp
+
+    return build_keras_mlp(n_users, n_items, embedding_dim=5, hidden_layers=(128, 32))
 
 
 register(
@@ -42,4 +56,21 @@ register(
              "DCG adds 1 / log2(position + 1) for every relevant item among the first k (positions start at 1); "
              "divide by the DCG of an ideal list that puts min(k, number of relevant items) hits first.",
              run=ndcg_run),
+    Exercise("ch1.split-size", "Training rows after a 4:1 split", 1, "exact",
+             "split with test_size=0.2 and seed 42 (dataset.split or sklearn's train_test_split), then count the training rows.",
+             digest="e80e6ea72bfa48c7081e479402d9fe6f"),
+    Exercise("ch1.n-items", "Unique movies", 1, "exact", "count the distinct values of the item_id column (nunique).",
+             digest="f8fd3ade7bde34714892dbe17cfeb1a7"),
+    Exercise("ch1.n-users", "Unique users", 1, "exact", "count the distinct values of the user_id column (nunique).",
+             digest="6aad873baf7e83a51a84ddf968a932fb"),
+    Exercise("ch1.baseline-rmse", "RMSE of the global-mean baseline", 1, "number",
+             "predict the mean rating of the TRAINING part for every test row, then take the root of the mean squared error "
+             "on the test part.", digest="ef96aeb22c47da2264639624c6b97f4d", tolerance=0.001),
+    Exercise("ch1.keras-model", "The seed's Keras model", 2, "function",
+             "two Input(shape=(1,)) layers; Embedding(n + 1, 5) and Flatten for each; Concatenate; Dense(128, relu), "
+             "Dense(32, relu), Dense(1); Model([user_input, item_input], output).", run=keras_builder_run(_seed_keras_model)),
+    Exercise("ch1.torch-forward", "The PyTorch twin's forward", 2, "model",
+             "embed users and items, concatenate the two vectors along the last dimension (torch.cat(..., dim=-1)), pass "
+             "them through self.mlp and squeeze the last dimension so that one rating per pair comes out.",
+             run=module_run(_rating_batch, (16,), _mse, steps=60, lr=0.02, ctor_kwargs={"n_users": 64, "n_items": 64})),
 )

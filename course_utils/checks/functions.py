@@ -76,14 +76,32 @@ precision_run = ranking_metric_run("precision_at_k", metrics.precision_at_k, [
 ])
 
 
-def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: float = 0.01):
-    """A checker for a learner's torch module (or a function that builds one): right output shape on a fixed batch,
-    and the loss goes down after a few Adam steps on that batch."""
+def _build(answer, kwargs: dict):
+    """Call a class or factory with the keyword arguments its signature accepts (an instance is used as is)."""
+    if not (inspect.isfunction(answer) or isinstance(answer, type)):
+        return answer
+    try:
+        params = inspect.signature(answer).parameters
+    except (TypeError, ValueError):
+        return answer()
+    return answer(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: float = 0.01, ctor_kwargs: dict | None = None):
+    """A checker for a learner's torch module (or a class/function that builds one, given ``ctor_kwargs`` it accepts):
+    right output shape on a fixed batch, and the loss goes down after a few Adam steps on that batch."""
 
     def run(answer):
         import torch
 
-        module = answer() if inspect.isfunction(answer) or isinstance(answer, type) else answer
+        with torch.random.fork_rng(devices=[]):  # the same verdict on every run, and the learner's RNG untouched
+            torch.manual_seed(0)
+            return _run(answer)
+
+    def _run(answer):
+        import torch
+
+        module = _build(answer, ctor_kwargs or {})
         if not isinstance(module, torch.nn.Module):
             return False, f"expected a torch.nn.Module (or a function that returns one), got {type(module).__name__}."
         inputs, target = make_module_input()
@@ -108,5 +126,30 @@ def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: fl
         if not last < 0.9 * first:
             return False, f"the loss on a fixed batch did not go down after {steps} Adam steps ({first:.3f} -> {last:.3f})."
         return True, f"correct: output shape {tuple(output_shape)}, and the loss drops from {first:.3f} to {last:.3f} on a fixed batch."
+
+    return run
+
+
+def keras_builder_run(reference_builder, sizes=((10, 20), (7, 3))):
+    """A checker for a learner's ``build_model(n_users, n_items)`` returning a Keras model: it must take two id
+    inputs, return one rating per pair, and have exactly the reference architecture's parameter count."""
+
+    def run(fn):
+        problem = _signature_problem(fn, ["n_users", "n_items"])
+        if problem:
+            return False, problem
+        import numpy as np
+
+        for n_users, n_items in sizes:
+            model = fn(n_users, n_items)
+            if not hasattr(model, "count_params") or not hasattr(model, "predict"):
+                return False, f"build_model must return a Keras Model; it returned {type(model).__name__}."
+            out = np.asarray(model.predict([np.array([[1], [n_users]]), np.array([[n_items], [1]])], verbose=0))
+            if out.shape != (2, 1):
+                return False, f"for 2 (user, item) pairs the model should output shape (2, 1); yours gives {out.shape}."
+            if model.count_params() != reference_builder(n_users, n_items).count_params():
+                return False, (f"with n_users={n_users}, n_items={n_items} your model has {model.count_params():,} "
+                               f"parameters, which is not the architecture asked for (check the Embedding sizes and Dense widths).")
+        return True, "correct: the inputs, the output and every layer's size match."
 
     return run

@@ -105,7 +105,9 @@ class KerasMLPRecommender(BaseRecommender):
     def _score_pairs(self, users, items):
         u = (np.asarray(users) + 1).reshape(-1, 1)
         i = (np.asarray(items) + 1).reshape(-1, 1)
-        return self.model_.predict([u, i], batch_size=65536, verbose=0).ravel()
+        # call the model directly: predict() retraces its tf.function for every new input size
+        return np.concatenate([np.asarray(self.model_([u[s:s + 65536], i[s:s + 65536]], training=False)).ravel()
+                               for s in range(0, len(u), 65536)]) if len(u) else np.zeros(0, dtype=np.float32)
 
     def _score_users(self, users):
         n_items = len(self.item_index_)
