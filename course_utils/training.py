@@ -6,6 +6,7 @@ batch into a loss. Every torch recommender of the course trains through ``fit_lo
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -119,18 +120,19 @@ def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimiz
     for epoch in bar:
         start = time.perf_counter()
         module.train()
-        total, count = 0.0, 0
+        total, count = None, 0
         for batch in batches(epoch):
             optimizer.zero_grad(set_to_none=True)
             loss = step(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"The training loss became {loss.item()} at epoch {epoch}: lower the learning "
-                                         f"rate or check the inputs.")
             loss.backward()
             optimizer.step()
-            total += loss.item()
+            # summed on the device: reading loss.item() every step would wait for the GPU at every batch
+            total = loss.detach() if total is None else total + loss.detach()
             count += 1
-        train_loss = total / max(count, 1)
+        train_loss = total.item() / count if count else float("nan")
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"The training loss became {train_loss} at epoch {epoch}: lower the learning "
+                                     f"rate or check the inputs.")
         val_metrics = None
         if validate is not None:
             module.eval()

@@ -5,7 +5,8 @@ Names load on first use, so that ``from course_utils.models import EASERecommend
 import importlib
 
 _HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
-         "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic"}
+         "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
+         "NCFRecommender": "ncf"}
 __all__ = list(_HOME)
 
 
