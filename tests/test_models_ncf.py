@@ -12,15 +12,16 @@ def parts(synthetic_df):
     return InteractionDataset(synthetic_df, implicit=True).split(test_size=0.2, strategy="user_random", seed=0, val_size=0.1)
 
 
-@pytest.mark.parametrize("module", [GMF(7, 9, 4), MLP(7, 9, (8, 4)), NeuMF(7, 9, 4, (8, 4))])
-def test_modules_give_one_logit_per_pair_and_learn_a_fixed_batch(module):
+@pytest.mark.parametrize("make", [lambda: GMF(7, 9, 4), lambda: MLP(7, 9, (8, 4)), lambda: NeuMF(7, 9, 4, (8, 4))])
+def test_modules_give_one_logit_per_pair_and_learn_a_fixed_batch(make):
     torch.manual_seed(0)
+    module = make()
     users, items = torch.tensor([0, 6, 3, 3]), torch.tensor([8, 0, 2, 5])
     labels = torch.tensor([1.0, 0.0, 1.0, 0.0])
     assert module(users, items).shape == (4,)
     opt = torch.optim.Adam(module.parameters(), lr=0.05)
     first = None
-    for _ in range(50):
+    for _ in range(100):
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(module(users, items), labels)
         first = loss.item() if first is None else first
