@@ -21,7 +21,7 @@ _HOME = {
     "BaseRecommender": "recommender", "TorchRecommender": "recommender", "NotFittedError": "recommender",
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
     "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
-    "NCFRecommender": "models",
+    "NCFRecommender": "models", "LightFMRecommender": "models", "ALSRecommender": "models",
     # training
     "EarlyStopping": "training", "History": "training", "fit_loop": "training", "resolve_device": "training",
 }

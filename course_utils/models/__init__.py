@@ -6,7 +6,7 @@ import importlib
 
 _HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
          "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
-         "NCFRecommender": "ncf"}
+         "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization"}
 __all__ = list(_HOME)
 
 
