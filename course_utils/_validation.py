@@ -60,6 +60,16 @@ def check_choice(value, name: str, choices: Iterable, func: str | None = None):
     return value
 
 
+def check_layers(value, name: str, func: str | None = None, *, even_first: bool = False) -> list[int]:
+    """A non-empty list/tuple of ints >= 1 (layer widths); with even_first, the first must be even."""
+    ok = (isinstance(value, (list, tuple)) and len(value) > 0
+          and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in value))
+    if not ok or (even_first and value[0] % 2):
+        rule = "a non-empty list of ints >= 1" + (" whose first value is even (it is split between the user and the item embedding)" if even_first else "")
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be {rule}. Got {value!r} instead.")
+    return [int(h) for h in value]
+
+
 def check_dataframe(df, name: str, required: Iterable[str], func: str | None = None, *, no_nan: Iterable[str] | None = None) -> pd.DataFrame:
     """A non-empty DataFrame that has the required columns and no NaN in them."""
     if not isinstance(df, pd.DataFrame):

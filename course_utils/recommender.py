@@ -135,6 +135,12 @@ class BaseRecommender:
         uniq, inv = np.unique(users, return_inverse=True)
         return self._score_users(uniq)[inv, items]
 
+    def _score_users_by_pairs(self, users: np.ndarray) -> np.ndarray:
+        """Whole-catalogue scores for models that score (user, item) pairs (MLPs): every pair, in one call."""
+        users, n_items = np.asarray(users), len(self.item_index_)
+        pairs = self._score_pairs(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users)))
+        return np.asarray(pairs).reshape(len(users), n_items)
+
     def score(self, users, items) -> np.ndarray:
         """Scores of the pairs (users[j], items[j]) as a float array; raw ids, same length."""
         u = self._user_indices(users, "score")

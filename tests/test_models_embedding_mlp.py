@@ -63,7 +63,7 @@ def test_rating_models_need_ratings(parts):
         EmbeddingMLPRecommender(epochs=1, verbose=False).fit(parts[0].data.drop(columns="rating"))
     with pytest.raises(ValueError, match="'init' parameter of EmbeddingMLPRecommender must be one of"):
         EmbeddingMLPRecommender(init="he", verbose=False).fit(parts[0].data)
-    with pytest.raises(ValueError, match="'hidden_layers' parameter of KerasMLPRecommender must be a list"):
+    with pytest.raises(ValueError, match="'hidden_layers' parameter of KerasMLPRecommender must be a non-empty list"):
         KerasMLPRecommender(hidden_layers=[0], verbose=False).fit(parts[0].data)
 
 

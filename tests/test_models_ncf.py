@@ -76,7 +76,7 @@ def test_save_load_round_trip_and_popularity_sampling(parts, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"hidden_layers": [33, 8]}, "first value is even"),
+    ({"hidden_layers": [33, 8]}, "whose first value is even"),
     ({"model": "deepfm"}, "'model' parameter of NCFRecommender must be one of"),
     ({"n_negatives": 0}, "'n_negatives' parameter of NCFRecommender must be an int >= 1"),
     ({"dropout": 1.5}, "'dropout' parameter"),

@@ -50,8 +50,7 @@ class SurpriseRecommender(BaseRecommender):
         return np.array([self.algo_.predict(u, i).est for u, i in zip(users_raw.tolist(), items_raw.tolist())])
 
     def _score_users(self, users):
-        n_items = len(self.item_index_)
-        return self._score_pairs(np.repeat(np.asarray(users), n_items), np.tile(np.arange(n_items), len(users))).reshape(len(users), n_items)
+        return self._score_users_by_pairs(users)
 
     def save(self, path):
         raise NotImplementedError("SurpriseRecommender cannot be saved: surprise stores models with pickle, which the "

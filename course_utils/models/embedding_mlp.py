@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_choice, check_int, check_layers, check_positive
 from ..recommender import TorchRecommender
 
 
@@ -74,8 +74,7 @@ class EmbeddingMLPRecommender(TorchRecommender):
     def _validate_params(self):
         f = type(self).__name__
         check_int(self.embedding_dim, "embedding_dim", f, min_value=1)
-        if not isinstance(self.hidden_layers, (list, tuple)) or not all(isinstance(h, int) and h >= 1 for h in self.hidden_layers):
-            raise ValueError(f"The 'hidden_layers' parameter of {f} must be a list of ints >= 1. Got {self.hidden_layers!r}.")
+        check_layers(self.hidden_layers, "hidden_layers", f)
         check_int(self.batch_size, "batch_size", f, min_value=1)
         check_int(self.epochs, "epochs", f, min_value=1)
         check_positive(self.learning_rate, "learning_rate", f)
@@ -134,7 +133,4 @@ class EmbeddingMLPRecommender(TorchRecommender):
             return self.module_(torch.as_tensor(users + 1, device=dev), torch.as_tensor(items + 1, device=dev)).cpu().numpy()
 
     def _score_users(self, users):
-        n_items = len(self.item_index_)
-        u = np.repeat(np.asarray(users), n_items)
-        i = np.tile(np.arange(n_items), len(users))
-        return self._score_pairs(u, i).reshape(len(users), n_items)
+        return self._score_users_by_pairs(users)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import frameworks
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_layers, check_positive
 from ..recommender import BaseRecommender
 from ..training import History
 
@@ -54,8 +54,7 @@ class KerasMLPRecommender(BaseRecommender):
     def _validate_params(self):
         f = type(self).__name__
         check_int(self.embedding_dim, "embedding_dim", f, min_value=1)
-        if not isinstance(self.hidden_layers, (list, tuple)) or not all(isinstance(h, int) and h >= 1 for h in self.hidden_layers):
-            raise ValueError(f"The 'hidden_layers' parameter of {f} must be a list of ints >= 1. Got {self.hidden_layers!r}.")
+        check_layers(self.hidden_layers, "hidden_layers", f)
         check_int(self.batch_size, "batch_size", f, min_value=1)
         check_int(self.epochs, "epochs", f, min_value=1)
         check_positive(self.learning_rate, "learning_rate", f)
@@ -110,8 +109,7 @@ class KerasMLPRecommender(BaseRecommender):
                                for s in range(0, len(u), 65536)]) if len(u) else np.zeros(0, dtype=np.float32)
 
     def _score_users(self, users):
-        n_items = len(self.item_index_)
-        return self._score_pairs(np.repeat(np.asarray(users), n_items), np.tile(np.arange(n_items), len(users))).reshape(len(users), n_items)
+        return self._score_users_by_pairs(users)
 
     def _get_state(self):
         return {f"weight_{j:02d}": w for j, w in enumerate(self.model_.get_weights())}

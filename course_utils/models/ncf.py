@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_fraction, check_int, check_positive
+from .._validation import check_choice, check_fraction, check_int, check_layers, check_positive
 from ..recommender import TorchRecommender
 
 
@@ -112,10 +112,7 @@ class NCFRecommender(TorchRecommender):
     def _validate_params(self):
         f = type(self).__name__
         check_int(self.embedding_dim, "embedding_dim", f, min_value=1)
-        if (not isinstance(self.hidden_layers, (list, tuple)) or len(self.hidden_layers) < 1
-                or not all(isinstance(h, int) and h >= 1 for h in self.hidden_layers) or self.hidden_layers[0] % 2):
-            raise ValueError(f"The 'hidden_layers' parameter of {f} must be a non-empty list of ints >= 1 whose first "
-                             f"value is even (it is split between the user and the item embedding). Got {self.hidden_layers!r}.")
+        check_layers(self.hidden_layers, "hidden_layers", f, even_first=True)
         if self.dropout != 0:
             check_fraction(self.dropout, "dropout", f)
         check_positive(self.learning_rate, "learning_rate", f)
@@ -207,6 +204,4 @@ class NCFRecommender(TorchRecommender):
         return torch.cat(out).float().cpu().numpy() if out else np.zeros(0, dtype=np.float32)
 
     def _score_users(self, users):
-        n_items = len(self.item_index_)
-        users = np.asarray(users)
-        return self._score_pairs(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users))).reshape(len(users), n_items)
+        return self._score_users_by_pairs(users)
