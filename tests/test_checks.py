@@ -12,6 +12,7 @@ from course_utils.checks import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WR
                                  check, check_ndcg, check_precision, evaluate, make_digest, progress, register)
 from course_utils.metrics import ndcg_at_k, precision_at_k
 from course_utils.models.embedding_mlp import EmbeddingMLP
+from course_utils.models.ncf import GMF
 
 LOG = make_synthetic(n_users=100, n_items=50, mean_interactions=10, seed=1)
 
@@ -55,6 +56,25 @@ class NoSqueeze(nn.Module):  # forgets to squeeze: (B, 1) instead of (B,)
         return self.inner(users, items).unsqueeze(-1)
 
 
+def _sampler(positives, n, n_items, seed):
+    free = [i for i in range(n_items) if i not in positives]
+    return np.random.default_rng(seed).choice(free, n).tolist()
+
+
+def _careless_sampler(positives, n, n_items, seed):  # forgets to exclude positives
+    return np.random.default_rng(seed).integers(0, n_items, n).tolist()
+
+
+class GMFNoHead(nn.Module):  # sums the product instead of using the head: shape right, but the head is ignored
+    def __init__(self, n_users, n_items):
+        super().__init__()
+        self.user, self.item = nn.Embedding(n_users, 4), nn.Embedding(n_items, 4)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, users, items):
+        return self.head(self.user(users) * self.item(items))  # (B, 1): not squeezed
+
+
 REFERENCE = {
     "ex.n-interactions": len(LOG),
     "ex.mean-rating": LOG["rating"].mean(),
@@ -64,6 +84,11 @@ REFERENCE = {
     "ch0.ndcg": lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], k),
     "ch1.keras-model": _keras_model,
     "ch1.torch-forward": EmbeddingMLP,
+    "ch2.sampler": _sampler,
+    "ch2.gmf-forward": GMF,
+    "ch2.hr": 2 / 3,
+    "ch2.ndcg-by-hand": 0.5,
+    "ch2.protocol": "Sampled",
 }
 WRONG = {
     "ex.n-interactions": [len(LOG) - 1, 0],
@@ -76,6 +101,11 @@ WRONG = {
                  lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], len(ranked))],  # ignores k
     "ch1.keras-model": [_keras_too_wide],
     "ch1.torch-forward": [NoSqueeze],
+    "ch2.sampler": [_careless_sampler, lambda positives, n, n_items, seed: [0] * n],
+    "ch2.gmf-forward": [GMFNoHead],
+    "ch2.hr": [1.0, 0.5],
+    "ch2.ndcg-by-hand": [0.6, 0.5 + 1 / np.log2(13) / 3],
+    "ch2.protocol": ["full"],
 }
 
 

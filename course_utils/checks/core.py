@@ -88,7 +88,7 @@ def canonical(kind: str, value, decimals: int = 6, tolerance: float = 0.0) -> st
     """The canonical text of an answer that is hashed (a list of candidates for "number")."""
     if kind == "exact":
         if isinstance(value, str):
-            return "s:" + value.strip()
+            return "s:" + value.strip().lower()  # text answers ignore case and surrounding spaces
         return "i:" + str(int(value))
     if kind == "number":
         q = round(float(value) / tolerance)

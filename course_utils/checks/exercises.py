@@ -4,7 +4,7 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import keras_builder_run, module_run, ndcg_run, precision_run
+from .functions import keras_builder_run, module_run, ndcg_run, precision_run, sampler_run
 
 
 def _scorer_batch():
@@ -25,6 +25,20 @@ def _rating_batch():
     g = torch.Generator().manual_seed(1)
     users, items = torch.randint(1, 65, (16,), generator=g), torch.randint(1, 65, (16,), generator=g)
     return (users, items), torch.randint(1, 6, (16,), generator=g).float()
+
+
+def _bce(pred, target):
+    import torch
+
+    return torch.nn.functional.binary_cross_entropy_with_logits(pred, target)
+
+
+def _implicit_batch():
+    import torch
+
+    g = torch.Generator().manual_seed(2)
+    users, items = torch.randint(0, 64, (16,), generator=g), torch.randint(0, 64, (16,), generator=g)
+    return (users, items), (torch.rand(16, generator=g) < 0.5).float()
 
 
 def _seed_keras_model(n_users, n_items):
@@ -73,4 +87,20 @@ register(
              "embed users and items, concatenate the two vectors along the last dimension (torch.cat(..., dim=-1)), pass "
              "them through self.mlp and squeeze the last dimension so that one rating per pair comes out.",
              run=module_run(_rating_batch, (16,), _mse, steps=60, lr=0.02, ctor_kwargs={"n_users": 64, "n_items": 64})),
+    Exercise("ch2.gmf-forward", "GMF's forward pass", 2, "model",
+             "multiply the user and the item embedding element-wise (p_u * q_i, shape (B, dim)), pass the product through "
+             "self.head and squeeze the last dimension: one logit per pair.",
+             run=module_run(_implicit_batch, (16,), _bce, steps=60, lr=0.05, ctor_kwargs={"n_users": 64, "n_items": 64})),
+    Exercise("ch2.sampler", "A negative sampler that never returns a positive", 2, "function",
+             "draw uniformly from range(n_items) with numpy's default_rng(seed) and redraw whatever lands in positives "
+             "(or draw directly from the list of items that are not positives).", run=sampler_run),
+    Exercise("ch2.hr", "HR@10 by hand", 1, "number",
+             "a user scores 1 when the held-out item's rank is at most 10, else 0; average over the three users.",
+             digest="944ce2acbb5146f2f6e2b271a009ea3d", tolerance=0.001),
+    Exercise("ch2.ndcg-by-hand", "NDCG@10 by hand", 1, "number",
+             "with one relevant item NDCG@10 = 1 / log2(rank + 1) when rank <= 10, else 0 (the ideal DCG is 1); "
+             "average over the three users.", digest="e4fdc48ef22d5ecc40c86a51c111eb16", tolerance=0.001),
+    Exercise("ch2.protocol", "Which protocol gives the larger number", 1, "exact",
+             "compare the two evaluation tables above for the same model.", digest="7abed885f08e3a4d20f3c210df2b7631",
+             extra={"type": "str"}),
 )

@@ -153,3 +153,27 @@ def keras_builder_run(reference_builder, sizes=((10, 20), (7, 3))):
         return True, "correct: the inputs, the output and every layer's size match."
 
     return run
+
+
+def sampler_run(fn):
+    """A checker for ``sample_negatives(positives, n, n_items, seed)``: n items in [0, n_items), never a positive,
+    every free item reachable, roughly uniform, and the seed makes it repeatable."""
+    problem = _signature_problem(fn, ["positives", "n", "n_items", "seed"])
+    if problem:
+        return False, problem
+    cases = [({0, 2, 5}, 50, 8), (set(range(9)), 7, 10), (set(), 20, 3)]
+    for positives, n, n_items in cases:
+        got = [int(x) for x in fn(set(positives), n, n_items, 0)]
+        if len(got) != n:
+            return False, f"asked for {n} negatives you returned {len(got)}."
+        if any(not 0 <= x < n_items for x in got):
+            return False, f"a sampled item lies outside 0..{n_items - 1}."
+        if any(x in positives for x in got):
+            return False, "a sampled negative is one of the user's positives."
+    if [int(x) for x in fn({1}, 30, 50, 7)] != [int(x) for x in fn({1}, 30, 50, 7)]:
+        return False, "the same seed should give the same negatives."
+    draws = np.array([int(x) for x in fn({0, 1}, 6000, 6, 3)])
+    counts = np.bincount(draws, minlength=6)[2:]
+    if counts.min() < 0.8 * counts.mean():  # 4 free items, 1,500 draws each on average
+        return False, f"the free items are not drawn uniformly (counts {counts.tolist()} for items 2..5)."
+    return True, "correct: right count and range, never a positive, uniform over the free items, repeatable."
