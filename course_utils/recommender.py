@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from ._validation import as_id_list, check_dataframe, check_int
 
 FORMAT = "course_utils/1"
+SCORE_BLOCK = 1 << 22  # recommend scores users in blocks of at most this many (user, item) scores (32 MB of float64)
 
 
 class NotFittedError(ValueError):
@@ -168,17 +169,21 @@ class BaseRecommender:
         check_int(k, "k", "recommend", min_value=1, max_value=n_items)
         if not isinstance(exclude_seen, bool):
             raise TypeError(f"The 'exclude_seen' parameter of recommend must be a bool. Got {exclude_seen!r}.")
-        scores = np.array(self._score_users(u), dtype=np.float64)
-        if exclude_seen:
-            rows = self.seen_[u]
-            scores[np.repeat(np.arange(len(u)), np.diff(rows.indptr)), rows.indices] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
         item_ids = self.item_index_.to_numpy()
+        user_ids = self.user_index_[u].tolist()
         out = {}
-        for row, user in enumerate(self.user_index_[u].tolist()):
-            s = scores[row, top[row]]
-            out[user] = [(_py(item_ids[j]), float(v)) for j, v in zip(top[row], s) if np.isfinite(v)]
+        chunk = max(1, SCORE_BLOCK // n_items)  # users scored at once, so that the score block fits memory
+        for start in range(0, len(u), chunk):
+            part = u[start:start + chunk]
+            scores = np.array(self._score_users(part), dtype=np.float64)
+            if exclude_seen:
+                rows = self.seen_[part]
+                scores[np.repeat(np.arange(len(part)), np.diff(rows.indptr)), rows.indices] = -np.inf
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+            for row, user in enumerate(user_ids[start:start + chunk]):
+                s = scores[row, top[row]]
+                out[user] = [(_py(item_ids[j]), float(v)) for j, v in zip(top[row], s) if np.isfinite(v)]
         return out
 
     # ---------------------------------------------------------------- persistence

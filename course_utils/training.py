@@ -98,15 +98,27 @@ class EarlyStopping:
             self._module.load_state_dict(self._best_state)
 
 
+def linear_decay(optimizer, total_steps: int):
+    """A scheduler that lowers the learning rate linearly from its initial value to 0 over ``total_steps`` steps.
+
+    Late in training a constant rate keeps the weights jumping around a good solution; decaying it lets them settle.
+    """
+    import torch
+
+    total = max(int(total_steps), 1)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+
+
 def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimizer, epochs: int,
              validate: Callable[[], dict] | None = None, callbacks: Iterable[Callable] = (), progress: bool = True,
-             desc: str = "training") -> History:
+             desc: str = "training", scheduler=None) -> History:
     """Train ``module`` for ``epochs`` epochs and return the History.
 
     batches(epoch) yields the epoch's batches; step(batch) returns the batch's mean loss (a scalar tensor);
     validate() returns a dict of validation metrics (computed in eval mode, without gradients) after each epoch.
     Callbacks run after validation as callback(epoch, train_loss, val_metrics); one with ``stop_training`` set ends
-    training, and EarlyStopping restores the best weights at the end.
+    training, and EarlyStopping restores the best weights at the end. scheduler: a torch learning-rate scheduler,
+    stepped after every optimizer step (see ``linear_decay``).
     """
     import torch
     from tqdm.auto import tqdm
@@ -126,6 +138,8 @@ def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimiz
             loss = step(batch)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             # summed on the device: reading loss.item() every step would wait for the GPU at every batch
             total = loss.detach() if total is None else total + loss.detach()
             count += 1

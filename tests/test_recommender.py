@@ -44,6 +44,19 @@ def test_recommend_shape_order_and_seen_items(tiny_df):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_recommend_scores_users_in_blocks(tiny_df, monkeypatch):
+    import course_utils.recommender as rec
+
+    model = EASERecommender(l2_reg=1.0).fit(tiny_df)
+    whole = model.recommend([4, 1, 3, 2], k=4)
+    calls = []
+    score_users = model._score_users
+    monkeypatch.setattr(model, "_score_users", lambda u: calls.append(len(u)) or score_users(u))
+    monkeypatch.setattr(rec, "SCORE_BLOCK", 2 * 6)  # two users of the 6-item catalogue per block
+    assert model.recommend([4, 1, 3, 2], k=4) == whole
+    assert calls == [2, 2]
+
+
 def test_score_and_score_all(tiny_df):
     model = PopularityRecommender().fit(tiny_df)
     assert model.score([1, 2], [10, 15]).tolist() == [3.0, 1.0]

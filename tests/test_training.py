@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.training import EarlyStopping, History, fit_loop, resolve_device
+from course_utils.training import EarlyStopping, History, fit_loop, linear_decay, resolve_device
 
 
 def _problem(seed=0):
@@ -25,6 +25,16 @@ def test_loss_decreases_and_history_records_every_epoch():
     frame = history.to_frame()
     assert list(frame.index) == list(range(1, 9)) and {"train_loss", "seconds"} <= set(frame.columns)
     assert not model.training  # left in eval mode
+
+
+def test_linear_decay_steps_after_every_optimizer_step_down_to_zero():
+    model, batches, step = _problem()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.04)
+    rates = []
+    scheduler = linear_decay(optimizer, total_steps=8)  # 2 epochs of 4 batches
+    fit_loop(model, batches, step, optimizer, epochs=2, progress=False, scheduler=scheduler,
+             callbacks=[lambda epoch, loss, val: rates.append(optimizer.param_groups[0]["lr"])])
+    assert rates == pytest.approx([0.02, 0.0])  # halfway after epoch 1, zero at the end
 
 
 def test_callbacks_get_the_seed_signature_and_validation_metrics():

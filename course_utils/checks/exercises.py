@@ -4,7 +4,8 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import keras_builder_run, module_run, ndcg_run, precision_run, sampler_run
+from .functions import (adjacency_run, bpr_run, keras_builder_run, layer_mean_run, module_run, ndcg_run, precision_run,
+                        propagation_run, sampler_run)
 
 
 def _scorer_batch():
@@ -103,4 +104,18 @@ register(
     Exercise("ch2.protocol", "Which protocol gives the larger number", 1, "exact",
              "compare the two evaluation tables above for the same model.", digest="7abed885f08e3a4d20f3c210df2b7631",
              extra={"type": "str"}),
+    Exercise("ch3.adjacency", "The normalized adjacency of a tiny graph", 2, "function",
+             "stack A = [[0, R], [R^T, 0]] (users first), take the degrees d = A.sum(1), and divide every entry A[a, b] by "
+             "sqrt(d[a] * d[b]); a node of degree 0 gets a row of zeros (np.divide with where=, or replace the 0 degree).",
+             run=adjacency_run),
+    Exercise("ch3.propagate", "One propagation step from the formula", 2, "function",
+             "a user's next embedding is the sum over its items i of e_i / sqrt(|N_u| |N_i|), and symmetrically for "
+             "items; with D_u = R.sum(1) and D_i = R.sum(0) this is (R / sqrt(D_u D_i^T)) @ item_emb. Guard the degree-0 "
+             "nodes.", run=propagation_run),
+    Exercise("ch3.layer-mean", "The final embedding: the mean of the layers", 2, "function",
+             "keep a list that starts with E0, append A_hat @ (the last one) n_layers times, and average the list.",
+             run=layer_mean_run),
+    Exercise("ch3.bpr", "The BPR loss for given scores", 1, "function",
+             "the mean over pairs of -log(sigmoid(pos - neg)); np.logaddexp(0, -(pos - neg)) computes -log sigmoid "
+             "without overflow.", run=bpr_run),
 )

@@ -177,3 +177,115 @@ def sampler_run(fn):
     if counts.min() < 0.8 * counts.mean():  # 4 free items, 1,500 draws each on average
         return False, f"the free items are not drawn uniformly (counts {counts.tolist()} for items 2..5)."
     return True, "correct: right count and range, never a positive, uniform over the free items, repeatable."
+
+
+# ---------------------------------------------------------------- chapter 3: LightGCN on a tiny graph
+def _graphs():
+    """(description, R) interaction matrices: the notebook's graph, a user without items, random graphs."""
+    rng = np.random.default_rng(11)
+    yield "the 3-user, 4-item graph of the notebook", np.array([[1, 1, 0, 0], [0, 1, 1, 1], [0, 0, 0, 1]], dtype=float)
+    yield "a graph where one user and one item have no edge (degree 0)", np.array([[1, 0, 0], [0, 0, 0], [1, 1, 0]], dtype=float)
+    for _ in range(6):
+        n_users, n_items = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+        yield (f"a random {n_users}-user, {n_items}-item graph",
+               (rng.random((n_users, n_items)) < 0.4).astype(float))
+
+
+def _a_hat(r):
+    from ..models.lightgcn import normalized_adjacency
+    import scipy.sparse as sp
+
+    return normalized_adjacency(sp.csr_matrix(r)).toarray().astype(np.float64)
+
+
+def _array(x):
+    try:
+        return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(got, expected, what: str, case: str):
+    got = _array(got)
+    if got is None:
+        return f"{what} must be a numpy array (or a tensor) of numbers."
+    if got.shape != expected.shape:
+        return f"for {case} {what} should have shape {expected.shape}; yours has {got.shape}."
+    if not np.isfinite(got).all():
+        return f"for {case} {what} holds NaN or inf: a node of degree 0 must give 0, not a division by zero."
+    if not np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        return f"for {case} {what} has the right shape but wrong values."
+    return None
+
+
+def adjacency_run(fn):
+    """``normalized_adjacency(R) -> A_hat``: R (n_users, n_items) 0/1 array -> D^-1/2 A D^-1/2, users first."""
+    problem = _signature_problem(fn, ["R"])
+    if problem:
+        return False, problem
+    for case, r in _graphs():
+        problem = _compare(fn(r.copy()), _a_hat(r), "A_hat", case)
+        if problem:
+            return False, problem
+    return True, "correct: A_hat is symmetric, users come first, and nodes of degree 0 are handled."
+
+
+def propagation_run(fn):
+    """``propagate(R, user_emb, item_emb) -> (next_user_emb, next_item_emb)``: one LightGCN layer from the formula."""
+    problem = _signature_problem(fn, ["R", "user_emb", "item_emb"])
+    if problem:
+        return False, problem
+    rng = np.random.default_rng(5)
+    for case, r in _graphs():
+        n_users, n_items = r.shape
+        e = rng.normal(size=(n_users + n_items, 3))
+        out = fn(r.copy(), e[:n_users].copy(), e[n_users:].copy())
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return False, "return a pair (next_user_emb, next_item_emb)."
+        expected = _a_hat(r) @ e
+        for what, got, exp in (("next_user_emb", out[0], expected[:n_users]), ("next_item_emb", out[1], expected[n_users:])):
+            problem = _compare(got, exp, what, case)
+            if problem:
+                return False, problem
+    return True, "correct: every node gets the normalized sum of its neighbours' embeddings."
+
+
+def layer_mean_run(fn):
+    """``lightgcn_embeddings(A_hat, E0, n_layers) -> E``: the mean of E^(0) .. E^(K)."""
+    problem = _signature_problem(fn, ["A_hat", "E0", "n_layers"])
+    if problem:
+        return False, problem
+    rng = np.random.default_rng(6)
+    for (case, r), n_layers in zip(_graphs(), [3, 1, 0, 2, 4, 3, 1, 2]):
+        a = _a_hat(r)
+        e0 = rng.normal(size=(len(a), 4))
+        layers = [e0]
+        for _ in range(n_layers):
+            layers.append(a @ layers[-1])
+        problem = _compare(fn(a.copy(), e0.copy(), n_layers), np.mean(layers, axis=0), "E", f"{case} and n_layers={n_layers}")
+        if problem:
+            if n_layers == 0:
+                problem += " With n_layers=0 the final embeddings are E^(0) itself."
+            return False, problem
+    return True, "correct: E = (E^(0) + ... + E^(K)) / (K + 1), including K = 0."
+
+
+def bpr_run(fn):
+    """``bpr_loss(pos_scores, neg_scores) -> float``: mean of -log(sigmoid(pos - neg))."""
+    problem = _signature_problem(fn, ["pos_scores", "neg_scores"])
+    if problem:
+        return False, problem
+    cases = [("equal scores cost log(2) each", np.zeros(3), np.zeros(3), np.log(2.0)),
+             ("a positive far above its negative costs almost nothing", np.array([20.0]), np.array([-20.0]), None),
+             ("the loss is a mean over the pairs, not a sum", np.array([1.0, 2.0, 0.5, -1.0]), np.array([0.0, 2.5, 0.5, 1.0]), None)]
+    rng = np.random.default_rng(8)
+    cases += [("a random batch", rng.normal(0, 3, n), rng.normal(0, 3, n), None) for n in (5, 64, 1)]
+    for description, pos, neg, expected in cases:
+        if expected is None:
+            expected = float(np.mean(np.logaddexp(0.0, -(pos - neg))))  # -log sigmoid(x) = log(1 + exp(-x))
+        got = _number(fn(pos.copy(), neg.copy()))
+        if got is None:
+            return False, "bpr_loss must return one number (a float, or a 0-d array or tensor)."
+        if abs(got - expected) > 1e-6 * max(1.0, abs(expected)):
+            return False, f"{description}: your bpr_loss gives {got:.6g}."
+    return True, "correct: the mean over pairs of -log sigmoid(s_pos - s_neg)."

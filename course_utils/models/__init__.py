@@ -6,7 +6,8 @@ import importlib
 
 _HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
          "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
-         "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization"}
+         "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization",
+         "LightGCNRecommender": "lightgcn"}
 __all__ = list(_HOME)
 
 
