@@ -22,7 +22,7 @@ _HOME = {
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
     "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
     "NCFRecommender": "models", "LightFMRecommender": "models", "ALSRecommender": "models",
-    "LightGCNRecommender": "models",
+    "LightGCNRecommender": "models", "SASRecRecommender": "models",
     # training
     "EarlyStopping": "training", "History": "training", "fit_loop": "training", "resolve_device": "training",
 }

@@ -7,7 +7,7 @@ import importlib
 _HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
          "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
          "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization",
-         "LightGCNRecommender": "lightgcn"}
+         "LightGCNRecommender": "lightgcn", "SASRecRecommender": "sasrec"}
 __all__ = list(_HOME)
 
 

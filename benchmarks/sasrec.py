@@ -1,0 +1,118 @@
+"""SASRec under the paper's protocol on any dataset in the SASRec repository's format; prints a line every N epochs.
+
+    python benchmarks/sasrec.py --movielens --device cpu               # ML-100K converted to that format first
+    python benchmarks/sasrec.py --data ml-1m.txt --device cuda --loss bce --hidden-units 50 --batch-size 128 \\
+        --max-seq-length 200 --dropout-rate 0.2 --learning-rate 0.001 --window-stride 0 --epochs 200
+                                                                      (the paper's ML-1M settings)
+
+Format: one "user item" pair per line, each user's lines in time order, ids from 1 (kang205/SASRec's data/*.txt).
+Protocol (Kang & McAuley 2018): each user's last item is the test item, the one before it the validation item, the
+rest trains (users with fewer than 3 items train on everything and are not evaluated); the validation/test item is
+ranked against 100 items drawn uniformly among those the user never interacted with; HR@10 and NDCG@10 on valid and
+test. Prints seconds per epoch (training only) and sequences per second.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from course_utils import Evaluator, SASRecRecommender
+from course_utils.data.sequences import read_sasrec_file, write_sasrec_file
+
+
+def split_paper(df: pd.DataFrame):
+    """(train, valid, test) of the paper: last item -> test, second last -> valid, for users with >= 3 items."""
+    df = df.sort_values(["user_id", "timestamp"], kind="stable")
+    rank_from_end = df.groupby("user_id").cumcount(ascending=False)
+    long_enough = df.groupby("user_id")["item_id"].transform("size") >= 3
+    test = df[long_enough & (rank_from_end == 0)]
+    valid = df[long_enough & (rank_from_end == 1)]
+    train = df[~(long_enough & (rank_from_end <= 1))]
+    return train, valid, test
+
+
+class PaperProtocol:
+    def __init__(self, model, train, valid, test, every: int, seed: int = 42):
+        self.model, self.train, self.valid, self.test, self.every, self.seed = model, train, valid, test, every, seed
+        self.evaluator = Evaluator(metrics=["hit_rate", "ndcg"], k_values=[10])
+        self.rows = []
+
+    def evaluate(self) -> dict:
+        """Valid: ranked after the training sequence. Test: after the training sequence plus the validation item
+        (the paper's evaluate()); the model is not retrained, only its histories are extended, then restored."""
+        out = {}
+        train_valid = pd.concat([self.train, self.valid])
+        for name, part, history in (("valid", self.valid, self.train), ("test", self.test, train_valid)):
+            self.model.set_histories(history)
+            r = self.evaluator.evaluate(self.model, part, train_data=history, protocol="sampled", n_negatives=100,
+                                        random_state=self.seed)
+            out[f"{name} HR@10"], out[f"{name} NDCG@10"] = r["hit_rate@10"], r["ndcg@10"]
+        self.model.set_histories(self.train)
+        return out
+
+    def __call__(self, epoch, train_loss, val_metrics):
+        if epoch % self.every == 0:
+            row = {"epoch": epoch, "train_loss": train_loss, **self.evaluate()}
+            self.rows.append(row)
+            print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="a file in the SASRec format")
+    source.add_argument("--movielens", action="store_true", help="convert MovieLens 100K to the format and use it")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--loss", default="ce", choices=["ce", "bce"])
+    parser.add_argument("--hidden-units", type=int, default=64)
+    parser.add_argument("--n-blocks", type=int, default=2)
+    parser.add_argument("--n-heads", type=int, default=1)
+    parser.add_argument("--max-seq-length", type=int, default=50)
+    parser.add_argument("--dropout-rate", type=float, default=0.2)
+    parser.add_argument("--learning-rate", type=float, default=0.002)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--window-stride", type=int, default=25, help="0: the last window only (the paper)")
+    parser.add_argument("--eval-every", type=int, default=10)
+    args = parser.parse_args()
+
+    if args.movielens:
+        from course_utils import load_movielens
+
+        path = Path(tempfile.mkdtemp()) / "ml-100k.txt"
+        write_sasrec_file(load_movielens("100k"), path)
+        print(f"MovieLens 100K written in the SASRec format to {path}")
+    else:
+        path = args.data
+    df = read_sasrec_file(path)
+    train, valid, test = split_paper(df)
+    print(f"{path.name}: {df.user_id.nunique():,} users, {df.item_id.nunique():,} items, {len(df):,} interactions; "
+          f"{test.user_id.nunique():,} users evaluated", flush=True)
+    model = SASRecRecommender(hidden_units=args.hidden_units, n_blocks=args.n_blocks, n_heads=args.n_heads,
+                              max_seq_length=args.max_seq_length, dropout_rate=args.dropout_rate,
+                              learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
+                              loss=args.loss, window_stride=args.window_stride or None, device=args.device, random_state=42,
+                              verbose=False)
+    protocol = PaperProtocol(model, train, valid, test, args.eval_every)
+    print(repr(model), flush=True)
+    start = time.perf_counter()
+    model.fit(train, callbacks=[protocol])
+    wall = time.perf_counter() - start
+    history = model.history_.to_frame()
+    n_sequences = model.n_windows_
+    if not protocol.rows or protocol.rows[-1]["epoch"] != len(history):
+        protocol.rows.append({"epoch": len(history), "train_loss": history["train_loss"].iloc[-1], **protocol.evaluate()})
+    table = pd.DataFrame(protocol.rows)
+    table["train s"] = history["seconds"].cumsum().reindex(table["epoch"]).to_numpy()
+    per_epoch = history["seconds"].mean()
+    print(f"\n{len(history)} epochs in {wall:.0f} s (with evaluations); {per_epoch:.3f} s per training epoch, "
+          f"{n_sequences / per_epoch:,.0f} training sequences per second ({n_sequences:,} per epoch)")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+if __name__ == "__main__":
+    main()
