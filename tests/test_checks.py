@@ -106,6 +106,21 @@ def _layer_sum(A_hat, E0, n_layers):  # forgets to divide by K + 1
     return _layer_mean(A_hat, E0, n_layers) * (n_layers + 1)
 
 
+def _attention(Q, K, V, mask):
+    scores = Q @ K.T / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _training_pair(history, max_len):
+    window = history[-(max_len + 1):]
+    pad = [0] * (max_len - len(window) + 1)
+    return pad + window[:-1], pad + window[1:]
+
+
 REFERENCE = {
     "ex.n-interactions": len(LOG),
     "ex.mean-rating": LOG["rating"].mean(),
@@ -124,6 +139,10 @@ REFERENCE = {
     "ch3.propagate": _propagate,
     "ch3.layer-mean": _layer_mean,
     "ch3.bpr": lambda pos_scores, neg_scores: float(np.mean(np.logaddexp(0, neg_scores - pos_scores))),
+    "ch4.causal-mask": lambda n: np.tril(np.ones((n, n), dtype=bool)),
+    "ch4.attention": _attention,
+    "ch4.training-sequence": _training_pair,
+    "ch4.hit-rate": lambda recommended, next_items, k: float(np.mean([n in r[:k] for r, n in zip(recommended, next_items)])),
 }
 WRONG = {
     "ex.n-interactions": [len(LOG) - 1, 0],
@@ -147,6 +166,13 @@ WRONG = {
     "ch3.layer-mean": [_layer_sum, lambda A_hat, E0, n_layers: np.linalg.matrix_power(A_hat, n_layers) @ E0],
     "ch3.bpr": [lambda pos_scores, neg_scores: float(np.sum(np.logaddexp(0, neg_scores - pos_scores))),
                 lambda pos_scores, neg_scores: float(np.mean(np.logaddexp(0, pos_scores - neg_scores)))],
+    "ch4.causal-mask": [lambda n: np.triu(np.ones((n, n))), lambda n: np.tril(np.ones((n, n)), -1)],
+    "ch4.attention": [lambda Q, K, V, mask: _attention(Q * np.sqrt(Q.shape[-1]), K, V, mask),  # no scaling
+                      lambda Q, K, V, mask: _attention(Q, K, V, None)],  # ignores the mask
+    "ch4.training-sequence": [lambda history, max_len: (history[:max_len], history[1:max_len + 1]),
+                              lambda history, max_len: _training_pair(history, max_len)[::-1]],
+    "ch4.hit-rate": [lambda recommended, next_items, k: float(np.mean([n in r for r, n in zip(recommended, next_items)])),
+                     lambda recommended, next_items, k: sum(n in r[:k] for r, n in zip(recommended, next_items))],
 }
 
 

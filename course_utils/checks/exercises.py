@@ -4,8 +4,9 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import (adjacency_run, bpr_run, keras_builder_run, layer_mean_run, module_run, ndcg_run, precision_run,
-                        propagation_run, sampler_run)
+from .functions import (adjacency_run, attention_run, bpr_run, causal_mask_run, keras_builder_run, layer_mean_run,
+                        module_run, ndcg_run, next_item_hit_rate_run, precision_run, propagation_run, sampler_run,
+                        training_pair_run)
 
 
 def _scorer_batch():
@@ -118,4 +119,16 @@ register(
     Exercise("ch3.bpr", "The BPR loss for given scores", 1, "function",
              "the mean over pairs of -log(sigmoid(pos - neg)); np.logaddexp(0, -(pos - neg)) computes -log sigmoid "
              "without overflow.", run=bpr_run),
+    Exercise("ch4.causal-mask", "The causal mask", 1, "function",
+             "row t is the query position, column s the key position; position t may look at s when s <= t: "
+             "np.tril of a matrix of ones.", run=causal_mask_run),
+    Exercise("ch4.attention", "Scaled dot-product attention", 2, "function",
+             "scores = Q @ K.T / sqrt(d) with d = Q.shape[-1]; where mask is False set the score to -inf; softmax over "
+             "the last axis (subtract the row maximum first); output = weights @ V.", run=attention_run),
+    Exercise("ch4.training-sequence", "A padded training sequence and its targets", 2, "function",
+             "take the last max_len + 1 items of the history; inputs are all of them but the last, targets all but the "
+             "first; put zeros on the left until both have max_len entries.", run=training_pair_run),
+    Exercise("ch4.hit-rate", "Hit rate of next-item lists", 1, "function",
+             "for each user, 1 if their next item is in recommended[u][:k], else 0; return the mean over users.",
+             run=next_item_hit_rate_run),
 )

@@ -289,3 +289,109 @@ def bpr_run(fn):
         if abs(got - expected) > 1e-6 * max(1.0, abs(expected)):
             return False, f"{description}: your bpr_loss gives {got:.6g}."
     return True, "correct: the mean over pairs of -log sigmoid(s_pos - s_neg)."
+
+
+# ---------------------------------------------------------------- chapter 4: attention and next-item sequences
+def causal_mask_run(fn):
+    """``causal_mask(n) -> (n, n)``: True (or 1) where query position t may attend to key position s, i.e. s <= t."""
+    problem = _signature_problem(fn, ["n"])
+    if problem:
+        return False, problem
+    for n in (1, 2, 5, 9):
+        got = _array(fn(n))
+        if got is None or got.shape != (n, n):
+            return False, f"causal_mask({n}) should be an array of shape ({n}, {n}); yours is {None if got is None else got.shape}."
+        expected = np.tril(np.ones((n, n)))
+        if not np.array_equal(got != 0, expected != 0):
+            if np.array_equal(got != 0, expected.T != 0):
+                return False, f"causal_mask({n}) is transposed: row t is the query, column s the key, and t sees s <= t."
+            if np.array_equal(got != 0, np.tril(np.ones((n, n)), -1) != 0):
+                return False, f"causal_mask({n}) hides the diagonal: a position must attend to itself."
+            return False, f"causal_mask({n}) has the right shape but wrong entries."
+    return True, "correct: each position sees itself and the past, never the future."
+
+
+def _softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention_run(fn):
+    """``attention(Q, K, V, mask) -> (output, weights)``: scaled dot-product attention with an optional bool mask."""
+    problem = _signature_problem(fn, ["Q", "K", "V", "mask"])
+    if problem:
+        return False, problem
+    rng = np.random.default_rng(9)
+    for t, d, dv, masked in [(3, 2, 2, False), (4, 8, 3, True), (6, 16, 5, True), (5, 4, 4, False)]:
+        q, k, v = rng.normal(size=(t, d)), rng.normal(size=(t, d)), rng.normal(size=(t, dv))
+        mask = np.tril(np.ones((t, t), dtype=bool)) if masked else None
+        scores = q @ k.T / np.sqrt(d)
+        if masked:
+            scores = np.where(mask, scores, -np.inf)
+        weights = _softmax(scores)
+        out = fn(q.copy(), k.copy(), v.copy(), None if mask is None else mask.copy())
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return False, "return a pair (output, weights)."
+        case = f"T={t}, d={d}" + (" with a causal mask" if masked else " without a mask")
+        for what, got, exp in (("weights", out[1], weights), ("output", out[0], weights @ v)):
+            problem = _compare(got, exp, what, case)
+            if problem:
+                if what == "weights" and _array(got) is not None and _array(got).shape == exp.shape:
+                    unscaled = _softmax(np.where(mask, q @ k.T, -np.inf) if masked else q @ k.T)
+                    if np.allclose(_array(got), unscaled, atol=1e-6):
+                        problem += " Divide the scores by sqrt(d) before the softmax."
+                return False, problem
+    return True, "correct: softmax(Q K^T / sqrt(d)) with masked scores at -inf, then times V."
+
+
+def training_pair_run(fn):
+    """``make_training_pair(history, max_len) -> (inputs, targets)``: the last window, left-padded with 0."""
+    from ..data.sequences import next_item_windows
+
+    problem = _signature_problem(fn, ["history", "max_len"])
+    if problem:
+        return False, problem
+    rng = np.random.default_rng(4)
+    cases = [("a history shorter than max_len", [5, 9, 2], 5), ("a history longer than max_len", list(range(1, 13)), 4),
+             ("a history of exactly max_len + 1 items", [3, 1, 4, 1, 5], 4)]
+    cases += [("a random history", rng.integers(1, 50, int(rng.integers(2, 30))).tolist(), int(rng.integers(2, 12)))
+              for _ in range(5)]
+    for description, history, max_len in cases:
+        out = fn(list(history), max_len)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return False, "return a pair (inputs, targets)."
+        inputs, targets = next_item_windows([np.array(history)], max_len)
+        for what, got, exp in (("inputs", out[0], inputs[0]), ("targets", out[1], targets[0])):
+            got = _array(got)
+            if got is None or got.shape != exp.shape:
+                return False, f"for {description} {what} should be a list of max_len={max_len} item ids."
+            if not np.array_equal(got, exp):
+                return False, f"for {description} (history of {len(history)} items, max_len={max_len}) {what} are wrong."
+    return True, "correct: the most recent window, targets shifted by one, zeros on the left."
+
+
+def next_item_hit_rate_run(fn):
+    """``hit_rate(recommended, next_items, k) -> float``: share of users whose next item is in their top k."""
+    problem = _signature_problem(fn, ["recommended", "next_items", "k"])
+    if problem:
+        return False, problem
+    properties = [("every next item first: 1", ([[1, 2], [3, 4]], [1, 3], 1), 1.0),
+                  ("no next item in any list: 0", ([[1, 2], [3, 4]], [9, 9], 2), 0.0),
+                  ("only the first k count", ([[1, 2, 3]], [3], 2), 0.0),
+                  ("a mean over users, not a count", ([[1, 2], [3, 4], [5, 6], [7, 8]], [2, 9, 9, 9], 2), 0.25)]
+    for description, args, expected in properties:
+        got = _number(fn(*[list(a) if isinstance(a, list) else a for a in args]))
+        if got is None or abs(got - expected) > 1e-9:
+            return False, f"{description}: your hit_rate gives {got!r}."
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        n_users, n = int(rng.integers(1, 8)), int(rng.integers(1, 12))
+        recommended = [rng.permutation(20)[:n].tolist() for _ in range(n_users)]
+        next_items = rng.integers(0, 20, n_users).tolist()
+        k = int(rng.integers(1, 15))
+        expected = float(np.mean([nxt in rec[:k] for rec, nxt in zip(recommended, next_items)]))
+        got = _number(fn(recommended, next_items, k))
+        if got is None or abs(got - expected) > 1e-9:
+            return False, f"it passes the simple cases but not a random one ({n_users} users, lists of {n}, k={k})."
+    return True, "correct: HR@k is the share of users whose next item is among their first k recommendations."
