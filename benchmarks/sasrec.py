@@ -7,7 +7,7 @@
 
 Format: one "user item" pair per line, each user's lines in time order, ids from 1 (kang205/SASRec's data/*.txt).
 Protocol (Kang & McAuley 2018): each user's last item is the test item, the one before it the validation item, the
-rest trains (users with fewer than 3 items train on everything and are not evaluated); the validation/test item is
+rest trains (InteractionDataset.split(strategy="leave_one_out", val_size=1); a user with 1 item only trains); the validation/test item is
 ranked against 100 items drawn uniformly among those the user never interacted with; HR@10 and NDCG@10 on valid and
 test. Prints seconds per epoch (training only) and sequences per second.
 """
@@ -20,19 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from course_utils import Evaluator, SASRecRecommender
+from course_utils import Evaluator, InteractionDataset, SASRecRecommender
 from course_utils.data.sequences import read_sasrec_file, write_sasrec_file
-
-
-def split_paper(df: pd.DataFrame):
-    """(train, valid, test) of the paper: last item -> test, second last -> valid, for users with >= 3 items."""
-    df = df.sort_values(["user_id", "timestamp"], kind="stable")
-    rank_from_end = df.groupby("user_id").cumcount(ascending=False)
-    long_enough = df.groupby("user_id")["item_id"].transform("size") >= 3
-    test = df[long_enough & (rank_from_end == 0)]
-    valid = df[long_enough & (rank_from_end == 1)]
-    train = df[~(long_enough & (rank_from_end <= 1))]
-    return train, valid, test
 
 
 class PaperProtocol:
@@ -89,7 +78,8 @@ def main() -> None:
     else:
         path = args.data
     df = read_sasrec_file(path)
-    train, valid, test = split_paper(df)
+    # the course's leave-one-out: last item -> test, the one before -> valid (a user with 2 items has no valid item)
+    train, valid, test = (part.data for part in InteractionDataset(df, implicit=True).split(strategy="leave_one_out", val_size=1))
     print(f"{path.name}: {df.user_id.nunique():,} users, {df.item_id.nunique():,} items, {len(df):,} interactions; "
           f"{test.user_id.nunique():,} users evaluated", flush=True)
     model = SASRecRecommender(hidden_units=args.hidden_units, n_blocks=args.n_blocks, n_heads=args.n_heads,

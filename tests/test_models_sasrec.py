@@ -82,7 +82,7 @@ def test_it_learns_the_next_item(loo):
     model = _model(epochs=30, window_stride=10).fit(train.data)
     ev = Evaluator(metrics=["hit_rate"], k_values=[10])
     kw = dict(train_data=train, protocol="sampled", n_negatives=50)
-    assert ev.evaluate(model, test, **kw)["hit_rate@10"] > ev.evaluate(PopularityRecommender().fit(train.data), test, **kw)["hit_rate@10"] - 0.05
+    assert ev.evaluate(model, test, **kw)["hit_rate@10"] > ev.evaluate(PopularityRecommender().fit(train.data), test, **kw)["hit_rate@10"]
 
 
 def test_recommend_scores_from_the_last_items_and_excludes_seen(loo):

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_choice, check_fraction, check_int, check_positive
+from .._validation import check_choice, check_dataframe, check_fraction, check_int, check_positive
 from ..recommender import TorchRecommender
 
 
@@ -170,8 +170,6 @@ class SASRecRecommender(TorchRecommender):
     def _check_frame(self, part, name, func):
         df = super()._check_frame(part, name, func)
         if func == "fit" and name == "train":
-            from .._validation import check_dataframe
-
             check_dataframe(df, name, ["timestamp"], f"{type(self).__name__}.fit (a sequential model needs the order of events)")
         return df
 
@@ -239,10 +237,7 @@ class SASRecRecommender(TorchRecommender):
         from ..data.sequences import pad_left, user_sequences
 
         self._check_fitted()
-        df = self._check_frame(df, "df", "set_histories")
-        from .._validation import check_dataframe
-
-        check_dataframe(df, "df", ["timestamp"], "set_histories")
+        df = check_dataframe(self._check_frame(df, "df", "set_histories"), "df", ["timestamp"], "set_histories")
         rows = self._user_indices(pd.unique(df["user_id"]), "set_histories")
         known = self.item_index_.get_indexer(df["item_id"]) >= 0
         if not known.all():
