@@ -22,7 +22,8 @@ _HOME = {
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
     "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
     "NCFRecommender": "models", "LightFMRecommender": "models", "ALSRecommender": "models",
-    "LightGCNRecommender": "models", "SASRecRecommender": "models",
+    "LightGCNRecommender": "models", "SASRecRecommender": "models", "LSTMRecommender": "models",
+    "LSTMAttentionRecommender": "models", "BERT4RecRecommender": "models", "evaluate_next_item": "evaluation",
     # training
     "EarlyStopping": "training", "History": "training", "fit_loop": "training", "resolve_device": "training",
 }

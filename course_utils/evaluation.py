@@ -228,3 +228,57 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def evaluate_next_item(model, history, targets, k: int = 10, block: int = 2048) -> dict:
+    """Next-item protocol of chapter 5: every event of ``targets`` predicted from the same user's earlier events.
+
+    model: a fitted model with ``score_next(windows)`` (the sequence models, SASRec, popularity); history and targets:
+    DataFrames (or split parts) with user_id, item_id, timestamp. Full ranking over the model's catalogue, the
+    items of the user's earlier events removed. Returns hit_rate@k, ndcg@k, mrr (over every target), loss (softmax
+    cross-entropy of the target item, over targets the model knows; for models whose scores are logits) and counts:
+    n_targets (predicted), n_skipped (no readable earlier event), n_unknown (target item not in the model's catalogue:
+    counted as misses).
+    """
+    if not hasattr(model, "score_next"):
+        raise TypeError(f"The 'model' parameter of evaluate_next_item must have score_next(windows) (the chapter 5 "
+                        f"models, SASRecRecommender, PopularityRecommender). Got {type(model).__name__}.")
+    if not hasattr(model, "item_index_"):
+        raise ValueError("The 'model' parameter of evaluate_next_item must be fitted: call fit first.")
+    check_int(k, "k", "evaluate_next_item", min_value=1, max_value=len(model.item_index_))
+    from .data.sequences import next_item_targets
+
+    history, targets = _frame(history, "history"), _frame(targets, "targets")
+    if len(targets) == 0:
+        raise ValueError("The 'targets' parameter of evaluate_next_item is empty: nothing to predict.")
+    task = next_item_targets(history, targets, model.item_index_, getattr(model, "max_seq_length", 1))
+    if len(task[3]) == 0:
+        raise ValueError("evaluate_next_item: no target has an earlier event of a known item to predict from.")
+    return {**next_item_metrics(model, *task[:3], k=k, block=block), "n_skipped": int(len(targets) - len(task[3]))}
+
+
+def next_item_metrics(model, windows, target_codes, seen, k: int = 10, block: int = 2048) -> dict:
+    """evaluate_next_item's metrics for windows prepared once by ``data.next_item_targets`` (training reuses them
+    every epoch)."""
+    import torch
+
+    ranks, losses = [], []
+    for s in range(0, len(windows), block):
+        scores = torch.from_numpy(np.array(model.score_next(windows[s:s + block]), dtype=np.float32))  # a copy
+        t = torch.as_tensor(target_codes[s:s + block])
+        known = t > 0
+        if known.any():  # cross-entropy over the whole catalogue, before removing the earlier items
+            losses.append(torch.nn.functional.cross_entropy(scores[known], t[known] - 1, reduction="none"))
+        part = seen[s:s + block]
+        rows = np.repeat(np.arange(len(part)), [len(x) for x in part])
+        scores[torch.as_tensor(rows), torch.as_tensor(np.concatenate(part) - 1)] = -torch.inf
+        target_score = scores.gather(1, (t - 1).clamp(min=0)[:, None])
+        rank = (scores > target_score).sum(1) + 1  # 1 = first; ties go to the target
+        ranks.append(torch.where(known, rank, torch.full_like(rank, len(model.item_index_) + 1)))
+    rank = torch.cat(ranks).double()
+    hit = rank <= k
+    return {f"hit_rate@{k}": float(hit.double().mean()),
+            f"ndcg@{k}": float(torch.where(hit, 1 / torch.log2(rank + 1), torch.zeros_like(rank)).mean()),
+            "mrr": float((1 / rank).mean()),
+            "loss": float(torch.cat(losses).mean()) if losses else float("nan"),
+            "n_targets": int(len(windows)), "n_unknown": int((target_codes == 0).sum())}

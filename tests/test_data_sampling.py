@@ -86,3 +86,44 @@ def test_eval_candidates_need_enough_free_items():
     pos = sp.csr_matrix(np.array([[1, 1, 0, 0, 0]]))
     with pytest.raises(ValueError, match="at most the number of items user index 0 never touched \\(2\\)"):
         sample_eval_candidates(pos, np.array([0]), np.array([2]), n_negatives=3)
+
+
+def test_torch_sampler_matches_the_rules_on_any_device(split):
+    import torch
+
+    from course_utils.data.sampling import TorchUniformSampler
+
+    positives = split.to_csr()
+    users = torch.arange(positives.shape[0]).repeat(20)
+
+    def draw(seed):
+        sampler = TorchUniformSampler(positives, "cpu", torch.Generator().manual_seed(seed))
+        return sampler.sample(users, 3)
+
+    neg = draw(0)
+    assert neg.shape == (len(users), 3) and neg.dtype == torch.int64
+    u = users.repeat_interleave(3).numpy().copy()
+    assert not np.asarray(positives[u, neg.flatten().numpy().copy()]).any()  # never a positive
+    assert torch.equal(neg, draw(0)) and not torch.equal(neg, draw(1))
+    dense = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]]))
+    only = TorchUniformSampler(dense, "cpu", torch.Generator().manual_seed(0)).sample(torch.tensor([0, 1] * 50))
+    assert only[0::2].eq(2).all() and only[1::2].eq(0).all()
+    with pytest.raises(ValueError, match="no item left"):
+        TorchUniformSampler(sp.csr_matrix(np.ones((2, 3))), "cpu", torch.Generator())
+
+
+def test_torch_user_uniform_pairs_are_positives_and_users_weigh_the_same():
+    import torch
+
+    from course_utils.data.sampling import TorchUniformSampler
+
+    # user 0 has 1 item, user 1 has 4 items, user 2 has none: users 0 and 1 are drawn equally often
+    positives = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0], [0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0]]))
+    users, items = TorchUniformSampler(positives, "cpu", torch.Generator().manual_seed(0)).sample_pairs(20_000)
+    assert users.shape == items.shape == (20_000,)
+    assert np.asarray(positives[users.numpy().copy(), items.numpy().copy()]).all()
+    counts = torch.bincount(users, minlength=3).numpy()
+    assert counts[2] == 0 and abs(counts[0] - counts[1]) < 600
+    assert set(torch.bincount(items[users == 1], minlength=6).numpy()[1:5] // 1000) <= {2}  # ~2500 each
+    with pytest.raises(ValueError, match="'n_pairs' parameter of sample_pairs must be an int >= 1"):
+        TorchUniformSampler(positives, "cpu", torch.Generator()).sample_pairs(0)

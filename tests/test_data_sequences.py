@@ -48,6 +48,10 @@ def test_windows_with_a_stride_cover_long_histories():
     assert targets.tolist() == [[9, 10, 11, 12], [5, 6, 7, 8], [2, 3, 4, 5]]
     covered = {int(t) for t in targets.ravel() if t}
     assert covered == set(range(2, 13))  # every item but the first is a target once at least
+    # a history no longer than max_len + 1 gives its one window with a stride too (it was dropped once: a bug)
+    short_inputs, short_targets = next_item_windows([np.arange(1, 4), np.arange(1, 6)], max_len=4, stride=2)
+    assert short_inputs.tolist() == [[0, 0, 1, 2], [1, 2, 3, 4]]
+    assert short_targets.tolist() == [[0, 0, 2, 3], [2, 3, 4, 5]]
 
 
 def test_sasrec_file_round_trip(tiny_df, tmp_path):
@@ -68,3 +72,14 @@ def test_sasrec_file_round_trip(tiny_df, tmp_path):
     (tmp_path / "zero.txt").write_text("0 2\n")
     with pytest.raises(ValueError, match="start at 1"):
         read_sasrec_file(tmp_path / "zero.txt")
+
+
+def test_chunk_windows_train_every_target_exactly_once():
+    from course_utils.data import chunk_windows
+
+    seqs = [np.arange(1, 13), np.arange(20, 23), np.array([7])]
+    inputs, targets = chunk_windows(seqs, max_len=4)
+    assert targets.tolist() == [[9, 10, 11, 12], [5, 6, 7, 8], [0, 2, 3, 4], [0, 0, 21, 22]]
+    assert inputs.tolist() == [[8, 9, 10, 11], [4, 5, 6, 7], [0, 1, 2, 3], [0, 0, 20, 21]]
+    real = targets[targets > 0]
+    assert len(real) == len(set(real.tolist())) == 11 + 2  # every item but each sequence's first, once

@@ -119,6 +119,17 @@ def test_several_negatives_train(parts):
     assert np.isfinite(model.history_.train_loss).all() and model.history_.train_loss[-1] < model.history_.train_loss[0]
 
 
+def test_user_uniform_sampling_learns(parts):
+    train, _, test = parts
+    model = _model(sampling="user", epochs=25).fit(train.data)
+    assert model.history_.train_loss[-1] < 0.7 * model.history_.train_loss[0]
+    ev = Evaluator(metrics=["ndcg"], k_values=[10])
+    assert ev.evaluate(model, test, train_data=train)["ndcg@10"] > \
+        ev.evaluate(PopularityRecommender().fit(train.data), test, train_data=train)["ndcg@10"]
+    with pytest.raises(ValueError, match="'sampling' parameter of LightGCNRecommender must be one of"):
+        _model(sampling="items").fit(train.data)
+
+
 def test_deterministic_and_no_global_rng_side_effect(parts):
     train = parts[0]
     torch.manual_seed(123)

@@ -4,7 +4,8 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import (adjacency_run, attention_run, bpr_run, causal_mask_run, keras_builder_run, layer_mean_run,
+from .functions import (accuracy_at_k_run, adjacency_run, attention_run, cloze_run, lstm_mha_shapes_run,
+                        lstm_parameters_run, bpr_run, causal_mask_run, keras_builder_run, layer_mean_run,
                         module_run, ndcg_run, next_item_hit_rate_run, precision_run, propagation_run, sampler_run,
                         training_pair_run)
 
@@ -131,4 +132,18 @@ register(
     Exercise("ch4.hit-rate", "Hit rate of next-item lists", 1, "function",
              "for each user, 1 if their next item is in recommended[u][:k], else 0; return the mean over users.",
              run=next_item_hit_rate_run),
+    Exercise("ch5.cloze", "Masking a window for the cloze task", 2, "function",
+             "masked = (draws < mask_prob) & (window != 0); if nothing is masked and the last item is real, mask the "
+             "last one; inputs = mask_token where masked, else the window; labels = the window where masked, else 0.",
+             run=cloze_run),
+    Exercise("ch5.shapes", "The shapes through an LSTM + MHA block", 1, "function",
+             "the embedding adds emb_dim, the LSTM turns it into hidden_dim, each head gets hidden_dim // n_heads "
+             "dimensions and a (seq_len, seq_len) matrix of weights, the output layer maps hidden_dim to n_items.",
+             run=lstm_mha_shapes_run),
+    Exercise("ch5.accuracy", "Accuracy@k from logits", 1, "function",
+             "the target's logit is logits[row, target]; the target is in the top k when fewer than k logits of its row "
+             "are strictly larger; average over rows.", run=accuracy_at_k_run),
+    Exercise("ch5.lstm-params", "Counting an LSTM's parameters", 2, "function",
+             "each of the 4 gates has W_ih (hidden x input), W_hh (hidden x hidden) and, in PyTorch, two bias vectors "
+             "b_ih and b_hh of size hidden.", run=lstm_parameters_run),
 )

@@ -5,7 +5,8 @@ from .gowalla import load_gowalla
 from .interactions import InteractionDataset, InteractionSplit
 from .movielens import load_movielens, load_movielens_items
 from .sampling import PopularitySampler, UniformSampler, sample_eval_candidates
-from .sequences import next_item_windows, pad_left, read_sasrec_file, user_sequences, write_sasrec_file
+from .sequences import (chunk_windows, cloze_mask, next_item_targets, next_item_windows, pad_left, read_sasrec_file, user_sequences,
+                        write_sasrec_file)
 from .synthetic import make_synthetic
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "load_movielens", "load_movielens_items", "load_goodbooks", "load_goodbooks_books", "load_gowalla",
     "make_synthetic", "InteractionDataset", "InteractionSplit",
     "UniformSampler", "PopularitySampler", "sample_eval_candidates",
-    "user_sequences", "pad_left", "next_item_windows", "read_sasrec_file", "write_sasrec_file",
+    "user_sequences", "pad_left", "next_item_windows", "read_sasrec_file", "write_sasrec_file", "cloze_mask",
+    "next_item_targets", "chunk_windows",
 ]

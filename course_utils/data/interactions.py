@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .._validation import check_choice, check_dataframe, check_fraction, check_int
 
-STRATEGIES = ("random", "user_random", "temporal", "leave_one_out")
+STRATEGIES = ("random", "user_random", "temporal", "global_temporal", "leave_one_out")
 
 
 class InteractionDataset:
@@ -95,6 +95,10 @@ class InteractionDataset:
           "user_random"   stratified per user: each user's interactions are shuffled and round((1 - test_size) * n)
                           go to train (75/25 for test_size=0.25), the rest to test; ``val_size`` likewise.
           "temporal"      per user by timestamp: each user's latest round(test_size * n) interactions are test.
+          "global_temporal" one cut in time for everyone: the latest round(test_size * n) interactions of the whole
+                          log are test (and the round(val_size * n) before them validation). Nothing in train
+                          happened after anything in val or test: no leak from the future, also across users.
+                          Test users may be new (a sequence model still predicts from their earlier test events).
           "leave_one_out" each user's latest interaction is test and, with val_size=1, the one before it validation.
                           ``test_size`` is not used. Timestamp ties keep the log's row order (the later row is "latest").
         Users with too few interactions to give one to every part (1 for "user_random"/"temporal", 1 or 2 for
@@ -117,11 +121,17 @@ class InteractionDataset:
             if val_size is not None and test_size + val_size >= 1:
                 raise ValueError(f"The 'test_size' and 'val_size' parameters of split must add up to less than 1. "
                                  f"Got {test_size} + {val_size} = {test_size + val_size}.")
-        if strategy in ("temporal", "leave_one_out") and "timestamp" not in self.data.columns:
+        if strategy in ("temporal", "global_temporal", "leave_one_out") and "timestamp" not in self.data.columns:
             raise ValueError(f"split(strategy={strategy!r}) needs a 'timestamp' column. The dataset has {list(self.data.columns)}.")
 
         if strategy == "random":
             parts = self._random_split(test_size, val_size, seed)
+        elif strategy == "global_temporal":
+            order = np.lexsort((np.arange(len(self)), self.data["timestamp"].to_numpy()))  # ties: the log's order
+            n_test, n_val = round(test_size * len(self)), round((val_size or 0) * len(self))
+            cut = [len(self) - n_test - n_val, len(self) - n_test]
+            train, val, test = (np.sort(p) for p in np.split(order, cut))
+            parts = (train, test) if val_size is None else (train, val, test)
         else:
             parts = self._per_user_split(strategy, test_size, val_size, seed)
         names = ["train", "val", "test"] if len(parts) == 3 else ["train", "test"]

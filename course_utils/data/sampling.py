@@ -80,6 +80,62 @@ class UniformSampler:
         return items.reshape(len(users), n_negatives)
 
 
+class TorchUniformSampler:
+    """UniformSampler's draws on a torch device: the whole epoch's negatives are drawn where the model trains.
+
+    On a GPU the NumPy sampler costs more per epoch than the training steps of a small model (Gowalla: ~0.2 s for
+    810K draws on the CPU, then a copy); here the draws, the rejection of positives (a binary search in the sorted
+    user * n_items + item keys) and the redraws stay on the device. positives: (n_users, n_items) CSR of each user's
+    items; generator: a torch.Generator on ``device`` (the caller's seed).
+    """
+
+    def __init__(self, positives, device, generator):
+        import torch
+
+        positives = _check_positives(positives, positives.shape[1] if sp.issparse(positives) else None, "TorchUniformSampler")
+        self.n_items = check_int(positives.shape[1], "n_items", "TorchUniformSampler", min_value=2)
+        counts = np.diff(positives.indptr)
+        if (counts >= self.n_items).any():
+            raise ValueError(f"User index {int(np.argmax(counts >= self.n_items))} has no item left to sample as a "
+                             f"negative: every item is one of its positives.")
+        rows = np.repeat(np.arange(positives.shape[0], dtype=np.int64), counts)
+        self.keys = torch.as_tensor(rows * self.n_items + positives.indices, device=device)  # sorted
+        self.generator = generator
+        self._indptr = torch.as_tensor(positives.indptr[:-1].astype(np.int64), device=device)
+        self._degree = torch.as_tensor(counts.astype(np.int64), device=device)
+        self._items = torch.as_tensor(positives.indices.astype(np.int64), device=device)
+
+    def sample_pairs(self, n_pairs: int):
+        """n_pairs (user, positive item) pairs: a user drawn uniformly among those with items, then one of its items
+        uniformly (the NGCF/LightGCN papers' BPR sampler: every user weighs the same, whatever its history's length).
+        """
+        import torch
+
+        check_int(n_pairs, "n_pairs", "sample_pairs", min_value=1)
+        active = torch.nonzero(self._degree > 0).squeeze(1)
+        if len(active) == 0:
+            raise ValueError("sample_pairs needs at least one user with a positive item; the positives are empty.")
+        dev = self._degree.device
+        users = active[torch.randint(len(active), (n_pairs,), generator=self.generator, device=dev)]
+        offset = (torch.rand(n_pairs, generator=self.generator, device=dev) * self._degree[users]).long()
+        return users, self._items[self._indptr[users] + offset.clamp_(max=self._degree[users] - 1)]
+
+    def sample(self, users, n_negatives: int = 1):
+        """(len(users), n_negatives) item indices for a 1-d int64 tensor of user indices, none a positive."""
+        import torch
+
+        check_int(n_negatives, "n_negatives", "sample", min_value=1)
+        u = users.repeat_interleave(n_negatives)
+        items = torch.randint(self.n_items, u.shape, generator=self.generator, device=u.device)
+        todo = torch.arange(len(u), device=u.device)
+        while len(todo) and len(self.keys):
+            k = u[todo] * self.n_items + items[todo]
+            pos = torch.searchsorted(self.keys, k).clamp_(max=len(self.keys) - 1)
+            todo = todo[self.keys[pos] == k]  # drew a positive: draw again
+            items[todo] = torch.randint(self.n_items, todo.shape, generator=self.generator, device=u.device)
+        return items.view(len(users), n_negatives)
+
+
 class PopularitySampler(UniformSampler):
     """Draws negatives with probability proportional to popularity ** alpha (alpha=1: as often as they occur).
 

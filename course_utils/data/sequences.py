@@ -69,9 +69,9 @@ def next_item_windows(sequences, max_len: int, stride: int | None = None):
         seq = np.asarray(seq, dtype=np.int64)
         if len(seq) < 2:
             continue
-        ends = [len(seq)]
-        if stride is not None:
-            ends = list(range(len(seq), max_len + 1, -stride)) + ([max_len + 1] if len(seq) > max_len + 1 else [])
+        ends = [len(seq)]  # the most recent window, always
+        if stride is not None and len(seq) > max_len + 1:  # earlier windows, back to the one that starts the sequence
+            ends += list(range(len(seq) - stride, max_len + 1, -stride)) + [max_len + 1]
             ends = sorted(set(ends), reverse=True)
         for end in ends:
             window = seq[max(0, end - max_len - 1):end]
@@ -108,3 +108,84 @@ def write_sasrec_file(df: pd.DataFrame, path) -> None:
     with open(path, "w") as f:
         for row, seq in enumerate(sequences):
             f.writelines(f"{row + 1} {code}\n" for code in seq.tolist())
+
+
+def chunk_windows(sequences, max_len: int):
+    """Training pairs that cover every next-item target of every sequence exactly once: (inputs, targets).
+
+    The most recent window holds the last max_len + 1 items, the one before ends where it starts, and so on back to
+    the start of the sequence (the earliest window is left-padded). Unlike ``next_item_windows(..., stride=max_len)``,
+    whose earliest window is always full and overlaps the next one, no target is trained twice in an epoch.
+    """
+    check_int(max_len, "max_len", "chunk_windows", min_value=1)
+    inputs, targets = [], []
+    for seq in sequences:
+        seq = np.asarray(seq, dtype=np.int64)
+        for end in range(len(seq), 1, -max_len):
+            window = seq[max(0, end - max_len - 1):end]
+            inputs.append(window[:-1])
+            targets.append(window[1:])
+    return pad_left(inputs, max_len), pad_left(targets, max_len)
+
+
+def cloze_mask(windows, mask_prob: float, mask_token: int, generator=None):
+    """BERT4Rec's training task: hide random items of each window; returns (inputs, labels), both like ``windows``.
+
+    windows: (B, T) int64 torch tensor of item codes, 0 = padding. Every real item is replaced by ``mask_token``
+    with probability ``mask_prob``, and every row gets at least one masked item (its most recent one when the draw
+    masked none), so that no row is wasted. Padding is never masked. labels hold the hidden item where masked and 0
+    elsewhere (0 = no loss). generator: a torch.Generator on the windows' device, for reproducible masks.
+    """
+    import torch
+
+    from .._validation import check_fraction
+
+    if not isinstance(windows, torch.Tensor) or windows.dim() != 2:
+        raise TypeError(f"The 'windows' parameter of cloze_mask must be a 2-d torch tensor of item codes. "
+                        f"Got {type(windows).__name__}{' of shape ' + str(tuple(windows.shape)) if hasattr(windows, 'shape') else ''}.")
+    check_fraction(mask_prob, "mask_prob", "cloze_mask")
+    check_int(mask_token, "mask_token", "cloze_mask", min_value=1)
+    real = windows != PAD
+    masked = (torch.rand(windows.shape, generator=generator, device=windows.device) < mask_prob) & real
+    last = windows.shape[1] - 1  # left padding: the most recent item is the last column
+    masked[:, last] |= ~masked.any(dim=1) & real[:, last]
+    inputs = windows.masked_fill(masked, mask_token)
+    labels = torch.where(masked, windows, torch.zeros_like(windows))
+    return inputs, labels
+
+
+def next_item_targets(history: pd.DataFrame, targets: pd.DataFrame, item_index: pd.Index, max_len: int):
+    """Windows to predict each event of ``targets`` from the same user's earlier events (next-item evaluation).
+
+    history and targets: user_id, item_id, timestamp (targets come after history in time, or interleave: the
+    order is the timestamps'). Each target event is predicted from the user's events before it, history and earlier
+    targets alike, never from itself or later ones. Items outside item_index (the model's) cannot be read and are
+    left out of the windows; a target item outside it stays a target (a miss for any model).
+    Returns (windows (n, max_len) codes left-padded, target codes (n,) with 0 for an unknown item, seen: a list of
+    arrays with each row's earlier item codes, kept: the row of ``targets`` of each window). Targets without any
+    readable earlier event are left out (not in ``kept``).
+    """
+    check_int(max_len, "max_len", "next_item_targets", min_value=1)
+    cols = ["user_id", "item_id", "timestamp"]
+    history = check_dataframe(history, "history", cols, "next_item_targets")
+    targets = check_dataframe(targets, "targets", cols, "next_item_targets")
+    events = pd.concat([history[cols].assign(_target=-1), targets[cols].assign(_target=np.arange(len(targets)))],
+                       ignore_index=True)
+    events = events.iloc[np.lexsort((np.arange(len(events)), events["timestamp"].to_numpy(), events["user_id"].to_numpy()))]
+    codes = item_index.get_indexer(events["item_id"]) + 1  # 0: not in the model's catalogue
+    rows = events["_target"].to_numpy()
+    users = events["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    windows, target_codes, seen, kept = [], [], [], []
+    for start, end in zip(starts, np.r_[starts[1:], len(users)]):
+        user_codes, user_rows = codes[start:end], rows[start:end]
+        for p in np.flatnonzero(user_rows >= 0):
+            before = user_codes[:p]
+            before = before[before > 0]
+            if len(before) == 0:
+                continue
+            windows.append(before[-max_len:])
+            seen.append(before)
+            target_codes.append(user_codes[p])
+            kept.append(user_rows[p])
+    return pad_left(windows, max_len), np.asarray(target_codes, dtype=np.int64), seen, np.asarray(kept, dtype=np.int64)

@@ -7,7 +7,8 @@ import importlib
 _HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
          "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
          "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization",
-         "LightGCNRecommender": "lightgcn", "SASRecRecommender": "sasrec"}
+         "LightGCNRecommender": "lightgcn", "SASRecRecommender": "sasrec",
+         "LSTMRecommender": "sequence", "LSTMAttentionRecommender": "sequence", "BERT4RecRecommender": "sequence"}
 __all__ = list(_HOME)
 
 

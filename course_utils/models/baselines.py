@@ -23,6 +23,10 @@ class PopularityRecommender(BaseRecommender):
     def _score_users(self, users):
         return np.broadcast_to(self.item_counts_, (len(users), len(self.item_counts_)))
 
+    def score_next(self, windows):
+        """Next-item scores (chapter 5's evaluate_next_item): the same popularity whatever the window holds."""
+        return np.broadcast_to(self.item_counts_, (len(windows), len(self.item_counts_)))
+
     def _get_state(self):
         return {"item_counts": self.item_counts_}
 

@@ -53,7 +53,8 @@ def to_torch_csr(matrix: sp.csr_matrix, device=None) -> torch.Tensor:
     m = matrix.tocsr()
     with warnings.catch_warnings():  # "sparse CSR support is in beta": the matrix-product path used here is stable
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+        index = np.int32 if m.nnz < 2 ** 31 else np.int64  # int32 indices: ~20% faster products on a CPU
+        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(index)), torch.from_numpy(m.indices.astype(index)),
                                        torch.from_numpy(m.data.astype(np.float32)), m.shape, device=device)
 
 
@@ -113,22 +114,27 @@ class LightGCNRecommender(TorchRecommender):
 
     embedding_dim: size of E^(0); n_layers: propagation steps K; learning_rate, batch_size, epochs: Adam's schedule
     (one epoch = one pass over the training interactions); reg_lambda: L2 on the E^(0) rows of a batch; n_negatives:
-    sampled items per observed pair (BPR averages over them); lr_schedule: "linear" lowers the learning rate linearly
+    sampled items per observed pair (BPR averages over them); sampling: how an epoch's (user, item) pairs are drawn,
+    "interaction" (every training pair once, shuffled) or "user" (a user drawn uniformly, then one of its items: the
+    NGCF/LightGCN papers' sampler, under which every user weighs the same, as in per-user averaged metrics);
+    lr_schedule: "linear" lowers the learning rate linearly
     to 0 over the training steps (it lets the embeddings settle: +0.01-0.02 nDCG@10 on MovieLens), "constant" keeps it;
     device: "auto", "cpu" or "cuda"; random_state seeds
     initialization, shuffling and sampling (training never touches the global random state).
 
     Defaults, measured on MovieLens 100K (per-user 75/25 split, full ranking; benchmarks/lightgcn_ml100k.py): nDCG@10
     0.479 in about 30 s on a 2-core CPU. The paper's Gowalla settings (learning_rate=0.001, reg_lambda=1e-4, batch
-    2048, lr_schedule="constant") suit large sparse graphs; on MovieLens they underfit in 50 epochs.
+    2048, lr_schedule="constant") suit large sparse graphs; on MovieLens they underfit in 50 epochs. On Gowalla,
+    sampling="user", batch 8192, learning_rate=0.002 (constant), reg_lambda=1e-4 reach the paper's Recall@20 and
+    NDCG@20 (0.1818 / 0.1551) after 700 epochs, 242 s of training on one H100 (benchmarks/lightgcn_gowalla.py).
 
     After fit: ``get_user_embeddings()`` / ``get_item_embeddings()`` return the final (layer-averaged) embeddings,
     ``adjacency_`` is the normalized adjacency (scipy CSR) and ``history_`` the training history.
     """
 
     def __init__(self, embedding_dim: int = 64, n_layers: int = 3, learning_rate: float = 0.02, batch_size: int = 2048,
-                 epochs: int = 60, reg_lambda: float = 1e-3, n_negatives: int = 1, lr_schedule: str = "linear",
-                 device: str = "auto", random_state: int | None = 42, verbose: bool = True):
+                 epochs: int = 60, reg_lambda: float = 1e-3, n_negatives: int = 1, sampling: str = "interaction",
+                 lr_schedule: str = "linear", device: str = "auto", random_state: int | None = 42, verbose: bool = True):
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.learning_rate = learning_rate
@@ -136,6 +142,7 @@ class LightGCNRecommender(TorchRecommender):
         self.epochs = epochs
         self.reg_lambda = reg_lambda
         self.n_negatives = n_negatives
+        self.sampling = sampling
         self.lr_schedule = lr_schedule
         self.device = device
         self.random_state = random_state
@@ -150,6 +157,7 @@ class LightGCNRecommender(TorchRecommender):
         check_int(self.n_negatives, "n_negatives", f, min_value=1)
         check_positive(self.learning_rate, "learning_rate", f)
         check_positive(self.reg_lambda, "reg_lambda", f, strict=False)
+        check_choice(self.sampling, "sampling", ["interaction", "user"], f)
         check_choice(self.lr_schedule, "lr_schedule", ["linear", "constant"], f)
         self._torch_device()
 
@@ -162,7 +170,7 @@ class LightGCNRecommender(TorchRecommender):
         self._embeddings = None
 
     def _fit(self, df, val_df, callbacks):
-        from ..data.sampling import UniformSampler
+        from ..data.sampling import TorchUniformSampler, UniformSampler
         from ..evaluation import Evaluator
         from ..losses import bpr_loss, l2_penalty
         from ..training import fit_loop, linear_decay
@@ -179,16 +187,30 @@ class LightGCNRecommender(TorchRecommender):
             self._attach_graph(device)
             pairs = self.seen_.tocoo()
             users_np, items_np = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
-            sampler = UniformSampler(n_items, random_state=seed)
-            rng = np.random.default_rng(seed)
-            n_neg, bs = self.n_negatives, self.batch_size
+            n_neg, bs, n_pairs = self.n_negatives, self.batch_size, len(users_np)
+            on_torch = device.type == "cuda" or self.sampling == "user"
+            if on_torch:  # drawn where the model trains: on a GPU no per-epoch CPU work or copy
+                generator = torch.Generator(device=device).manual_seed(seed)
+                torch_sampler = TorchUniformSampler(self.seen_, device, generator)
+                users_t, items_t = torch.from_numpy(users_np).to(device), torch.from_numpy(items_np).to(device)
+            else:
+                sampler = UniformSampler(n_items, random_state=seed)
+                rng = np.random.default_rng(seed)
 
             def batches(epoch):
                 self._embeddings = None  # the weights change: cached scores are stale
-                order = rng.permutation(len(users_np))
-                u = users_np[order]
-                neg = sampler.sample(u, self.seen_, n_neg)  # (n_pairs, n_neg), never a training item of the user
-                u, i, j = (torch.from_numpy(a).to(device) for a in (u, items_np[order], neg))  # one copy per epoch
+                if on_torch:
+                    if self.sampling == "user":
+                        u, i = torch_sampler.sample_pairs(n_pairs)  # an epoch = as many draws as training pairs
+                    else:
+                        order = torch.randperm(n_pairs, generator=generator, device=device)
+                        u, i = users_t[order], items_t[order]
+                    j = torch_sampler.sample(u, n_neg)
+                else:
+                    order = rng.permutation(n_pairs)
+                    u = users_np[order]
+                    neg = sampler.sample(u, self.seen_, n_neg)  # (n_pairs, n_neg), never a training item of the user
+                    u, i, j = (torch.from_numpy(a).to(device) for a in (u, items_np[order], neg))  # one copy per epoch
                 for s in range(0, len(u), bs):
                     yield u[s:s + bs], i[s:s + bs], j[s:s + bs]
 
@@ -211,7 +233,8 @@ class LightGCNRecommender(TorchRecommender):
                     self._embeddings = None
                     return evaluator.evaluate(self, val_df, train_data=df).metrics()
 
-            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate)
+            # fused: one kernel for the whole update on a GPU (the default runs several per step)
+            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate, fused=device.type == "cuda")
             steps = self.epochs * -(-len(users_np) // bs)
             scheduler = linear_decay(optimizer, steps) if self.lr_schedule == "linear" else None
             self.history_ = fit_loop(self.module_, batches, step, optimizer, self.epochs, validate, callbacks,

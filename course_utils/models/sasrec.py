@@ -41,13 +41,15 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(d, 3 * d)  # W^Q, W^K, W^V of all heads in one matrix
         self.out = nn.Linear(d, d)  # W^O
 
-    def forward(self, x, padding, need_weights: bool = False):
+    def forward(self, x, padding, need_weights: bool = False, last_only: bool = False):
         b, t, d = x.shape
         q, k, v = (z.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=-1))
         # (B, heads, T, d_head) each. A query may see earlier real keys, and always itself (so that a padding
         # query has one key to look at instead of a row of -inf).
         allowed = causal_mask(t, x.device) & ~padding[:, None, None, :]
         allowed = allowed | torch.eye(t, dtype=torch.bool, device=x.device)
+        if last_only:  # scoring needs the most recent position's output only: one query row instead of T
+            q, allowed = q[:, :, -1:], allowed[..., -1:, :]
         if need_weights:
             scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, heads, T, T)
             weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
@@ -55,7 +57,7 @@ class CausalSelfAttention(nn.Module):
         else:  # the same computation, fused (FlashAttention-style kernels where available)
             weights = None
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0)
-        return self.out(y.transpose(1, 2).reshape(b, t, d)), weights
+        return self.out(y.transpose(1, 2).reshape(b, q.shape[2], d)), weights
 
 
 class Block(nn.Module):
@@ -123,7 +125,7 @@ class SASRecRecommender(TorchRecommender):
     device, random_state, verbose: as every torch model of the course.
 
     Defaults, measured on MovieLens 100K (leave-one-out, 2-core CPU): 30 epochs over windows every 25 items with the
-    CE loss reach HR@10 0.717 against 100 sampled negatives (full ranking HR@10 ~0.21) in about 2.5 minutes. The
+    CE loss reach HR@10 0.725 against 100 sampled negatives (full ranking HR@10 0.216) in about 3 minutes. The
     seed's settings (lr 0.001, the last window only) reach 0.68 after 100 epochs.
 
     fit needs a 'timestamp' column (the order of events); recommend reads each user's last T training items.
@@ -211,16 +213,19 @@ class SASRecRecommender(TorchRecommender):
                     logits = self.module_.item_scores(h[real])  # (n_real, n_items)
                     return F.cross_entropy(logits, target[real] - 1)
                 negative = torch.randint(1, n_items + 1, target.shape, generator=generator, device=device)
-                pos = self.module_.pair_scores(h, target)[real]
-                neg = self.module_.pair_scores(h, negative)[real]
-                return F.binary_cross_entropy_with_logits(torch.cat([pos, neg]),
-                                                          torch.cat([torch.ones_like(pos), torch.zeros_like(neg)]))
+                pos = self.module_.pair_scores(h, target)  # (B, T)
+                neg = self.module_.pair_scores(h, negative)
+                # binary cross-entropy, mean over real positions: -log sigmoid(pos) - log(1 - sigmoid(neg)). Weighted
+                # by the mask rather than indexed with it: h[real] has a data-dependent size, which makes a GPU wait
+                w = real.to(pos.dtype)
+                return ((F.softplus(-pos) + F.softplus(neg)) * w).sum() / (2 * w.sum())
 
             validate = None
             if val_df is not None:
                 evaluator = Evaluator(metrics=["ndcg", "hit_rate"], k_values=[10])
                 validate = lambda: evaluator.evaluate(self, val_df, train_data=df).metrics()  # noqa: E731
-            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate, betas=(0.9, 0.98))
+            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate, betas=(0.9, 0.98),
+                                         fused=device.type == "cuda")  # one kernel per update on a GPU
             self.history_ = fit_loop(self.module_, batches, step, optimizer, self.epochs, validate, callbacks,
                                      progress=self.verbose, desc=type(self).__name__)
 
@@ -256,6 +261,18 @@ class SASRecRecommender(TorchRecommender):
             for s in range(0, len(seq), block):
                 out.append(self.module_(torch.as_tensor(seq[s:s + block], device=dev))[:, -1])
         return torch.cat(out)  # (n, d)
+
+    def score_next(self, windows) -> np.ndarray:
+        """(n, n_items) scores of every item as the next one after each window ((n, T) item codes, left-padded;
+        the last max_seq_length are read). The next-item protocol of chapter 5 (evaluate_next_item) calls it."""
+        self._check_fitted()
+        windows = np.asarray(windows, dtype=np.int64)
+        if windows.ndim != 2:
+            raise ValueError(f"The 'windows' parameter of score_next must be (n, T) item codes. Got shape {windows.shape}.")
+        self.module_.eval()
+        h = self._hidden_last(windows[:, -self.max_seq_length:])
+        with torch.no_grad():
+            return self.module_.item_scores(h).float().cpu().numpy()
 
     def _score_users(self, users):
         h = self._hidden_last(self.history_items_[np.asarray(users)])
