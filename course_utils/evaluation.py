@@ -238,7 +238,8 @@ def evaluate_next_item(model, history, targets, k: int = 10, block: int = 2048) 
     items of the user's earlier events removed. Returns hit_rate@k, ndcg@k, mrr (over every target), loss (softmax
     cross-entropy of the target item, over targets the model knows; for models whose scores are logits) and counts:
     n_targets (predicted), n_skipped (no readable earlier event), n_unknown (target item not in the model's catalogue:
-    counted as misses).
+    counted as misses), n_repeats (target item already among the user's earlier items: removed with them, so a miss;
+    MovieLens has none). Ties count against the model: a target tied with other items ranks behind all of them.
     """
     if not hasattr(model, "score_next"):
         raise TypeError(f"The 'model' parameter of evaluate_next_item must have score_next(windows) (the chapter 5 "
@@ -262,7 +263,7 @@ def next_item_metrics(model, windows, target_codes, seen, k: int = 10, block: in
     every epoch)."""
     import torch
 
-    ranks, losses = [], []
+    ranks, losses, repeats = [], [], 0
     for s in range(0, len(windows), block):
         scores = torch.from_numpy(np.array(model.score_next(windows[s:s + block]), dtype=np.float32))  # a copy
         t = torch.as_tensor(target_codes[s:s + block])
@@ -273,7 +274,8 @@ def next_item_metrics(model, windows, target_codes, seen, k: int = 10, block: in
         rows = np.repeat(np.arange(len(part)), [len(x) for x in part])
         scores[torch.as_tensor(rows), torch.as_tensor(np.concatenate(part) - 1)] = -torch.inf
         target_score = scores.gather(1, (t - 1).clamp(min=0)[:, None])
-        rank = (scores > target_score).sum(1) + 1  # 1 = first; ties go to the target
+        repeats += int((known & torch.isneginf(target_score[:, 0])).sum())  # the user had it before: a miss
+        rank = (scores >= target_score).sum(1)  # 1 = first; ties count against the model (the target is behind them)
         ranks.append(torch.where(known, rank, torch.full_like(rank, len(model.item_index_) + 1)))
     rank = torch.cat(ranks).double()
     hit = rank <= k
@@ -281,4 +283,4 @@ def next_item_metrics(model, windows, target_codes, seen, k: int = 10, block: in
             f"ndcg@{k}": float(torch.where(hit, 1 / torch.log2(rank + 1), torch.zeros_like(rank)).mean()),
             "mrr": float((1 / rank).mean()),
             "loss": float(torch.cat(losses).mean()) if losses else float("nan"),
-            "n_targets": int(len(windows)), "n_unknown": int((target_codes == 0).sum())}
+            "n_targets": int(len(windows)), "n_unknown": int((target_codes == 0).sum()), "n_repeats": repeats}

@@ -103,6 +103,13 @@ def test_evaluate_next_item_by_hand():
     assert r["ndcg@1"] == 0.5 and r["n_targets"] == 2 and r["n_skipped"] == 0
     logsumexp = np.log(np.exp([4.0, 3.0, 2.0, 1.0]).sum())
     assert r["loss"] == pytest.approx(((logsumexp - 2.0) + (logsumexp - 4.0)) / 2, rel=1e-6)
+    tied = _Fixed()
+    tied.score_next = lambda windows: np.ones((len(windows), 4))  # every item tied: ties count against the model
+    r_tied = evaluate_next_item(tied, history, targets, k=2)
+    assert r_tied["hit_rate@2"] == 0.0 and r_tied["mrr"] == pytest.approx((1 / 3 + 1 / 3) / 2)
+    repeat = pd.DataFrame({"user_id": [1], "item_id": [10], "timestamp": [5]})  # user 1 had item 10 before
+    r_repeat = evaluate_next_item(_Fixed(), history, repeat, k=1)
+    assert r_repeat["n_repeats"] == 1 and r_repeat["hit_rate@1"] == 0.0
     with pytest.raises(TypeError, match="must have score_next"):
         evaluate_next_item(object(), history, targets)
     with pytest.raises(ValueError, match="'k' parameter of evaluate_next_item"):

@@ -107,7 +107,8 @@ class InteractionDataset:
         Cold start: with "random", a test user or item may never occur in train. Such rows are kept (so the row counts
         stay sklearn's); ``test.cold_users(train)`` and ``test.cold_items(train)`` list them. Evaluator skips test
         users a model has never seen and reports how many; test items never seen in training stay relevant and count
-        as misses. The per-user strategies never produce cold users.
+        as misses. The per-user strategies never produce cold users; "global_temporal" does (users and items that
+        appear only after the cut), as real time does.
         """
         check_choice(strategy, "strategy", STRATEGIES, "split")
         check_int(seed, "seed", "split", min_value=0)

@@ -24,8 +24,9 @@ class PopularityRecommender(BaseRecommender):
         return np.broadcast_to(self.item_counts_, (len(users), len(self.item_counts_)))
 
     def score_next(self, windows):
-        """Next-item scores (chapter 5's evaluate_next_item): the same popularity whatever the window holds."""
-        return np.broadcast_to(self.item_counts_, (len(windows), len(self.item_counts_)))
+        """Next-item scores (chapter 5's evaluate_next_item), the same whatever the window holds: log(count + 1), so
+        that a softmax over them is a probability (count + 1) / total and the cross-entropy means something."""
+        return np.broadcast_to(np.log1p(self.item_counts_), (len(windows), len(self.item_counts_)))
 
     def _get_state(self):
         return {"item_counts": self.item_counts_}

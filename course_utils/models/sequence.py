@@ -131,6 +131,10 @@ class _SequenceRecommender(TorchRecommender):
         self.history_items_ = pad_left(sequences, self.max_seq_length)  # (n_users, T): what recommend reads
         # consecutive windows of T items: each position of a history is trained once per epoch, in one pass
         inputs, targets = chunk_windows(sequences, self.max_seq_length)
+        if self._cloze:  # BERT4Rec reads the items themselves: chunks of T items (of 2 or more), not shifted pairs
+            t = self.max_seq_length
+            chunks = [seq[max(0, end - t):end] for seq in sequences for end in range(len(seq), 1, -t)]
+            inputs = targets = pad_left([c for c in chunks if len(c) >= 2], t)
         if len(inputs) == 0:
             raise ValueError(f"{type(self).__name__}.fit needs at least one user with 2 or more interactions.")
         self.n_windows_ = len(inputs)
@@ -147,8 +151,8 @@ class _SequenceRecommender(TorchRecommender):
                 order = torch.randperm(len(inputs_t), generator=generator, device=device)
                 for s in range(0, len(order), self.batch_size):
                     b = order[s:s + self.batch_size]
-                    if self._cloze:  # the window of real items (targets holds the most recent T), some hidden
-                        yield cloze_mask(targets_t[b], self.mask_prob, mask_token, generator)
+                    if self._cloze:  # a chunk of real items, some hidden
+                        yield cloze_mask(inputs_t[b], self.mask_prob, mask_token, generator)
                     else:
                         yield inputs_t[b], targets_t[b]
 
@@ -210,7 +214,7 @@ class _SequenceRecommender(TorchRecommender):
 _DOC_PARAMS = """
     emb_dim, n_layers, dropout, learning_rate (AdamW), weight_decay, max_seq_length (T): the seed chapter's values
     (32, 1, 0.1, 0.003, 0.01, 50). batch_size and epochs: the seed trains 20 epochs of batch 256 over one window per
-    target; training every position of a window in one pass makes an epoch ~50x fewer steps, so the course uses batch
+    target; training every position of a window in one pass makes an epoch ~40x fewer steps, so the course uses batch
     64 and fewer epochs (measured on MovieLens 100K, chapter 5). device, random_state, verbose: as every torch model
     of the course. fit needs a timestamp column; val_data gives per-epoch validation metrics (evaluate_next_item:
     hit_rate@10, ndcg@10, mrr, loss) in history_, on a fixed random sample of ``val_targets`` events (None: all).
@@ -274,13 +278,14 @@ class LSTMAttentionRecommender(LSTMRecommender):
         """(items, weights): the user's last items (ids, oldest first) and the (n_heads, T, T) attention weights."""
         self._check_fitted()
         row = self._user_indices([user], "get_attention_weights")[0]
-        codes = self.history_items_[row]
-        codes = codes[codes > 0]
+        padded = self.history_items_[row]  # read as recommend reads it: left-padded (the LSTM runs over the padding)
         dev = next(self.module_.parameters()).device
         self.module_.eval()
         with torch.no_grad():
-            _, weights = self.module_.encode(torch.as_tensor(codes[None, :], device=dev), need_weights=True)
-        return self.item_index_[codes - 1].tolist(), weights[0].cpu().numpy()
+            _, weights = self.module_.encode(torch.as_tensor(padded[None, :], device=dev), need_weights=True)
+        real = int((padded > 0).sum())
+        codes = padded[len(padded) - real:]
+        return self.item_index_[codes - 1].tolist(), weights[0, :, -real:, -real:].cpu().numpy()
 
 
 class BERT4RecRecommender(_SequenceRecommender):
