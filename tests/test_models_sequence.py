@@ -206,7 +206,26 @@ def test_bad_input(parts, tiny_df):
         _model("lstm", epochs=1).fit(tiny_df).score_next(np.zeros((2, 21), dtype=np.int64))
 
 
-def test_scoring_from_the_last_query_only_equals_the_full_pass():
-    model = _encoder("lstm_mha")
+@pytest.mark.parametrize("model", [
+    lambda: LSTMAttentionEncoder(30, emb_dim=8, hidden_dim=16, n_heads=4, dropout=0.0),
+    lambda: BERT4RecEncoder(30, emb_dim=8, n_layers=2, n_heads=2, dim_ff=16, max_len=8, dropout=0.0),
+], ids=["lstm_mha", "bert4rec_2_layers"])
+def test_scoring_from_the_last_query_only_equals_the_full_pass(model):
+    torch.manual_seed(0)
+    model = model().eval()
     seq = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]])
     torch.testing.assert_close(model.encode(seq, last_only=True)[:, -1], model(seq)[:, -1])
+
+
+@pytest.mark.parametrize("name", ["lstm_mha", "bert4rec"])
+def test_attention_dropout_is_off_by_default_and_can_be_turned_on(parts, name):
+    train = parts[0]
+    default = _model(name, epochs=1).fit(train)
+    assert all(m.dropout == 0.0 for m in default.module_.modules() if type(m).__name__ == "CausalSelfAttention")
+    dropped = _model(name, epochs=1, attention_dropout=0.3).fit(train)
+    attention = [m for m in dropped.module_.modules() if type(m).__name__ == "CausalSelfAttention"]
+    assert attention and all(m.dropout == 0.3 for m in attention)
+    user = train.data["user_id"].iloc[0]
+    assert not np.allclose(default.score_all([user]), dropped.score_all([user]))  # it acted in training
+    with pytest.raises(ValueError, match="'attention_dropout' parameter of .* must be a float in \\(0, 1\\). Got 1.5"):
+        _model(name, attention_dropout=1.5).fit(train)

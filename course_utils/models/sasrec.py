@@ -33,20 +33,26 @@ def causal_mask(length: int, device=None) -> torch.Tensor:
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head scaled dot-product attention restricted to the past and to real (non-padding) positions."""
+    """Multi-head scaled dot-product attention restricted to the past and to real (non-padding) positions.
 
-    def __init__(self, d: int, n_heads: int, dropout: float):
+    ``causal=False`` lifts the first restriction (BERT4Rec, chapter 5: every position reads the whole window).
+    ``dropout`` drops attention weights; at 0 the fused kernel runs on the CPU too (it has no dropout).
+    """
+
+    def __init__(self, d: int, n_heads: int, dropout: float, causal: bool = True):
         super().__init__()
-        self.n_heads, self.dropout = n_heads, dropout
+        self.n_heads, self.dropout, self.causal = n_heads, dropout, causal
         self.qkv = nn.Linear(d, 3 * d)  # W^Q, W^K, W^V of all heads in one matrix
         self.out = nn.Linear(d, d)  # W^O
 
     def forward(self, x, padding, need_weights: bool = False, last_only: bool = False):
         b, t, d = x.shape
         q, k, v = (z.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=-1))
-        # (B, heads, T, d_head) each. A query may see earlier real keys, and always itself (so that a padding
-        # query has one key to look at instead of a row of -inf).
-        allowed = causal_mask(t, x.device) & ~padding[:, None, None, :]
+        # (B, heads, T, d_head) each. A query may see real keys (earlier ones only, if causal), and always itself
+        # (so that a padding query has one key to look at instead of a row of -inf).
+        allowed = ~padding[:, None, None, :]
+        if self.causal:
+            allowed = allowed & causal_mask(t, x.device)
         allowed = allowed | torch.eye(t, dtype=torch.bool, device=x.device)
         if last_only:  # scoring needs the most recent position's output only: one query row instead of T
             q, allowed = q[:, :, -1:], allowed[..., -1:, :]
