@@ -73,3 +73,24 @@ def test_torch_training_is_deterministic(parts):
     b = EmbeddingMLPRecommender(epochs=2, device="cpu", verbose=False, random_state=3).fit(train.data)
     users = train.data["user_id"].unique()[:4].tolist()
     assert np.array_equal(a.score_all(users), b.score_all(users))
+
+
+def test_keras_rating_inputs_and_dropout(tiny_df):
+    import pandas as pd
+
+    from course_utils.models.keras_mlp import keras_rating_inputs
+
+    users, items = pd.Index([1, 2, 3, 4]), pd.Index([10, 11, 12, 13, 14, 15])
+    (u, i), y = keras_rating_inputs(tiny_df, users, items)
+    assert u.shape == i.shape == (len(tiny_df), 1) and y.dtype == np.float32
+    assert u[0, 0] == 1 and i[0, 0] == 1 and i[-1, 0] == 5  # positions + 1: row 0 of the embeddings stays unused
+    with pytest.raises(ValueError, match="'val' parameter of keras_rating_inputs has 3 rows whose item_id is not in the "
+                                         "training index \\(first: 10\\)"):
+        keras_rating_inputs(tiny_df, users, items[1:], name="val")
+    with pytest.raises(ValueError, match="rating"):
+        keras_rating_inputs(tiny_df.drop(columns="rating"), users, items)
+    plain, dropped = build_keras_mlp(4, 6, 5, (16, 8)), build_keras_mlp(4, 6, 5, (16, 8), dropout=0.3)
+    assert [l.name for l in dropped.layers if l.name.startswith("dropout")] == ["dropout_0", "dropout_1"]
+    assert plain.count_params() == dropped.count_params()
+    with pytest.raises(ValueError, match="'dropout' parameter of build_keras_mlp must be a float in \\(0, 1\\)"):
+        build_keras_mlp(4, 6, dropout=1.0)

@@ -4,10 +4,10 @@ Chapter "ex" is the mechanism's own example (tests/example_exercises.ipynb, on a
 start. A teacher adds an exercise with a digest from ``make_digest(id, kind, value)``.
 """
 from .core import Exercise, register
-from .functions import (accuracy_at_k_run, adjacency_run, attention_run, cloze_run, lstm_mha_shapes_run,
-                        lstm_parameters_run, bpr_run, causal_mask_run, keras_builder_run, layer_mean_run,
-                        module_run, ndcg_run, next_item_hit_rate_run, precision_run, propagation_run, sampler_run,
-                        training_pair_run)
+from .functions import (accuracy_at_k_run, adjacency_run, attention_run, best_trial_run, bpr_run, causal_mask_run,
+                        cloze_run, grid_size_run, keras_builder_run, keras_tuner_build_run, layer_mean_run,
+                        lstm_mha_shapes_run, lstm_parameters_run, module_run, ndcg_run, next_item_hit_rate_run,
+                        optuna_space_run, precision_run, propagation_run, sampler_run, training_pair_run)
 
 
 def _scorer_batch():
@@ -146,4 +146,20 @@ register(
     Exercise("ch5.lstm-params", "Counting an LSTM's parameters", 2, "function",
              "each of the 4 gates has W_ih (hidden x input), W_hh (hidden x hidden) and, in PyTorch, two bias vectors "
              "b_ih and b_hh of size hidden.", run=lstm_parameters_run),
+    Exercise("ch6.build-model", "A Keras Tuner build_model", 2, "function",
+             "hp.Int('embedding_dim', 2, 16, step=2), hp.Choice('units', [32, 64, 128, 256]), hp.Float('dropout', 0.0, "
+             "0.3, step=0.1), hp.Float('learning_rate', 1e-3, 1e-2, sampling='log'); pass them to build_keras_mlp(..., "
+             "hidden_layers=(units, 32), dropout=...) and compile with Adam(learning_rate) and loss='mse'.",
+             run=keras_tuner_build_run),
+    Exercise("ch6.grid-size", "Counting the trials of a grid", 1, "function",
+             "a list gives len(list) values; a range (low, high, step) gives floor((high - low) / step) + 1 values "
+             "(add a small epsilon before the floor for float steps); multiply over all hyperparameters.",
+             run=grid_size_run),
+    Exercise("ch6.optuna-space", "An Optuna search space for GMF", 2, "function",
+             "trial.suggest_int('embedding_dim', 8, 64, log=True), trial.suggest_float('learning_rate', 1e-4, 3e-2, "
+             "log=True), trial.suggest_int('n_negatives', 1, 8); return them in a dict under the same names.",
+             run=optuna_space_run),
+    Exercise("ch6.best-trial", "The best trial of a results table", 1, "function",
+             "keep the rows whose state is 'COMPLETE'; take the max (maximize) or min (minimize) of 'value'; among equal "
+             "values return the smallest 'number'.", run=best_trial_run),
 )

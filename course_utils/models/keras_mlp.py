@@ -12,13 +12,18 @@ import math
 import numpy as np
 
 from .. import frameworks
-from .._validation import check_int, check_layers, check_positive
+from .._validation import check_dataframe, check_fraction, check_int, check_layers, check_positive
 from ..recommender import BaseRecommender
 from ..training import History
 
 
-def build_keras_mlp(n_users: int, n_items: int, embedding_dim: int = 5, hidden_layers=(128, 32)):
-    """The Keras twin of EmbeddingMLP: ids in 1..n, index 0 reserved (hence n + 1 rows)."""
+def build_keras_mlp(n_users: int, n_items: int, embedding_dim: int = 5, hidden_layers=(128, 32), dropout: float = 0.0):
+    """The Keras twin of EmbeddingMLP: ids in 1..n, index 0 reserved (hence n + 1 rows).
+
+    dropout: a Dropout layer of this rate after every hidden Dense layer (0: none, the seed's model; chapter 6 tunes it).
+    """
+    if dropout != 0:
+        check_fraction(dropout, "dropout", "build_keras_mlp")
     keras = frameworks.keras()
     layers = keras.layers
     user_input = keras.Input(shape=(1,), name="user")
@@ -28,8 +33,32 @@ def build_keras_mlp(n_users: int, n_items: int, embedding_dim: int = 5, hidden_l
     x = layers.Concatenate(name="concat")([user_vec, item_vec])
     for j, width in enumerate(hidden_layers):
         x = layers.Dense(width, activation="relu", name=f"dense_{j}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{j}")(x)
     out = layers.Dense(1, name="rating")(x)
     return keras.Model([user_input, item_input], out, name="embedding_mlp")
+
+
+def keras_rating_inputs(ratings, user_index, item_index, name: str = "ratings"):
+    """([user ids, item ids], ratings) arrays for ``build_keras_mlp``'s model: ids are positions in the indexes + 1.
+
+    ratings: a DataFrame (or split part) with user_id, item_id, rating. user_index / item_index: the training data's
+    ids (e.g. ``pd.Index(sorted(train["user_id"].unique()))``). A user or item missing from them is an error, never a
+    silent drop: filter such rows first (the model has no embedding for them).
+    """
+    import pandas as pd
+
+    df = ratings.data if hasattr(ratings, "data") and hasattr(ratings, "dataset") else ratings
+    check_dataframe(df, name, ["user_id", "item_id", "rating"], "keras_rating_inputs")
+    u = pd.Index(user_index).get_indexer(df["user_id"])
+    i = pd.Index(item_index).get_indexer(df["item_id"])
+    for codes, column in ((u, "user_id"), (i, "item_id")):
+        if (codes < 0).any():
+            unknown = df[column].to_numpy()[codes < 0]
+            raise ValueError(f"The '{name}' parameter of keras_rating_inputs has {len(unknown)} rows whose {column} is not "
+                             f"in the training index (first: {unknown.tolist()[0]!r}); drop them first.")
+    ids = [(u + 1).reshape(-1, 1).astype(np.int64), (i + 1).reshape(-1, 1).astype(np.int64)]
+    return ids, df["rating"].to_numpy(np.float32)
 
 
 class KerasMLPRecommender(BaseRecommender):
