@@ -42,7 +42,8 @@ class OptunaPruning:
 
         if not val_metrics or self.metric not in val_metrics:
             raise ValueError(f"OptunaPruning needs the validation metric {self.metric!r} after every epoch: pass "
-                             f"val_data to fit. Got validation metrics {sorted(val_metrics or {})}.")
+                             f"val_data to fit and name a metric the model computes. Got validation metrics "
+                             f"{sorted(val_metrics or {})}.")
         value = float(val_metrics[self.metric])
         self.trial.report(value, epoch)
         self.last_epoch = epoch
@@ -76,9 +77,11 @@ def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10"
     space: ``space(trial) -> dict`` of constructor parameters, drawn with ``trial.suggest_*``.
     train, val: the data to fit on and to score on (never the test split: see ``SealedTest``).
     metric: a key of the model's validation metrics (``history_``), e.g. "ndcg@10", "hit_rate@10", "rmse".
-    direction: "maximize" or "minimize", as the study's; used to check that a pruned value makes sense.
+    direction: "maximize" or "minimize"; validated only (the study's own direction decides what is better).
     prune: report the metric after every epoch (models that train in epochs) so the study's pruner can stop a trial.
-    Each trial records the seconds it took and the epochs it trained as user attributes.
+    Each trial records the seconds its fit took and the epochs it trained as user attributes. A trial whose training
+    diverges (non-finite loss or metric) returns NaN, which Optuna records as FAIL with the reason in the user
+    attribute "error", and the study goes on: a learning rate too large is something a search is expected to try.
     """
     if not hasattr(model, "get_params") or not hasattr(model, "fit"):
         raise TypeError(f"The 'model' parameter of optuna_objective must be a course recommender (with get_params and "
@@ -98,6 +101,9 @@ def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10"
         callbacks = [OptunaPruning(trial, metric)] if prune else []  # called only by models that train in epochs
         try:
             candidate.fit(train, val_data=val, callbacks=callbacks)
+        except FloatingPointError as err:  # diverged: a failed trial, not a failed study
+            trial.set_user_attr("error", str(err))
+            return float("nan")
         finally:
             trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
             history = getattr(candidate, "history_", None)  # absent when pruning stopped fit
@@ -106,7 +112,8 @@ def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10"
                 trial.set_user_attr("epochs", epochs)
         value = _score(candidate, metric, val, train)
         if not math.isfinite(value):
-            raise ValueError(f"The validation {metric} of trial {trial.number} is {value}: check the parameters {params}.")
+            trial.set_user_attr("error", f"the validation {metric} is {value} with the parameters {params}")
+            return float("nan")
         return value
 
     return objective

@@ -113,4 +113,15 @@ def test_sealed_test_opens_once(parts):
     with pytest.raises(TypeError, match="'part' parameter of SealedTest"):
         SealedTest(None)
     assert not hasattr(sealed, "data") and not hasattr(sealed, "part")
-    assert np.isfinite(len(SealedTest(test.data)))
+    assert len(SealedTest(test.data)) == len(test.data)
+
+
+def test_a_diverging_trial_fails_alone_and_the_study_goes_on(parts):
+    train, val, _ = parts
+    template = BPRMFRecommender(embedding_dim=8, epochs=2, batch_size=256, device="cpu", verbose=False)
+    space = lambda trial: {"learning_rate": trial.suggest_categorical("learning_rate", [1e30, 0.01])}  # noqa: E731
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.GridSampler({"learning_rate": [1e30, 0.01]}))
+    study.optimize(optuna_objective(template, space, train, val), n_trials=2)
+    states = {t.params["learning_rate"]: t for t in study.trials}
+    assert states[1e30].state == optuna.trial.TrialState.FAIL and "training loss became" in states[1e30].user_attrs["error"]
+    assert states[0.01].state == optuna.trial.TrialState.COMPLETE and study.best_trial.params["learning_rate"] == 0.01

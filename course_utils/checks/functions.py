@@ -549,10 +549,12 @@ def keras_tuner_build_run(fn):
         for key, want in config.items():
             value = got.get(key)
             if key == "sampling" and value != want:
-                return False, f"{name!r} should be drawn with sampling={want!r} (a range over two orders of magnitude); yours: {value!r}."
+                return False, f"{name!r} should be drawn with sampling={want!r} (a range spanning a factor of 10); yours: {value!r}."
             if key != "sampling" and (list(value) != want if key == "values" else not np.isclose(value, want)):
                 return False, f"{name!r}: {key} should be {want!r}; yours is {value!r}."
-    chosen = {"embedding_dim": 12, "units": 64, "dropout": 0.3, "learning_rate": 0.005}
+    if getattr(model, "loss", None) not in ("mse", "mean_squared_error"):
+        return False, f"compile the model with loss='mse' (the metric is RMSE); yours has loss={getattr(model, 'loss', None)!r}."
+    chosen = {"embedding_dim": 12, "units": 256, "dropout": 0.3, "learning_rate": 0.005}
     fixed = kt.HyperParameters()
     for name, value in chosen.items():
         fixed.Fixed(name, value)
@@ -563,8 +565,10 @@ def keras_tuner_build_run(fn):
     dropouts = [l for l in layers if type(l).__name__ == "Dropout"]
     if not embeddings or any(l.output_dim != 12 for l in embeddings):
         return False, "with embedding_dim = 12 the Embedding layers should have output_dim 12: pass the drawn value to the model."
-    if not dense or dense[0].units != 64:
-        return False, "with units = 64 the first Dense layer should have 64 units: pass the drawn value as hidden_layers[0]."
+    if not dense or dense[0].units != 256:
+        return False, "with units = 256 the first Dense layer should have 256 units: pass the drawn value as hidden_layers[0]."
+    if len(dense) < 2 or dense[1].units != 32:
+        return False, "the second hidden layer should stay at 32 units: hidden_layers=(units, 32)."
     if not dropouts or any(not np.isclose(l.rate, 0.3) for l in dropouts):
         return False, "with dropout = 0.3 the model should have Dropout layers of rate 0.3 (build_keras_mlp(..., dropout=...))."
     lr = float(np.asarray(model.optimizer.learning_rate))
