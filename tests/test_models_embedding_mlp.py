@@ -89,6 +89,9 @@ def test_keras_rating_inputs_and_dropout(tiny_df):
         keras_rating_inputs(tiny_df, users, items[1:], name="val")
     with pytest.raises(ValueError, match="rating"):
         keras_rating_inputs(tiny_df.drop(columns="rating"), users, items)
+    model = KerasMLPRecommender(hidden_layers=(8,), epochs=1, verbose=False).fit(tiny_df[tiny_df["item_id"] != 15],
+                                                                               val_data=tiny_df)
+    assert model.n_val_skipped_ == 1 and np.isfinite(model.history_.to_frame()["rmse"]).all()  # item 15: unknown, counted
     plain, dropped = build_keras_mlp(4, 6, 5, (16, 8)), build_keras_mlp(4, 6, 5, (16, 8), dropout=0.3)
     assert [l.name for l in dropped.layers if l.name.startswith("dropout")] == ["dropout_0", "dropout_1"]
     assert plain.count_params() == dropped.count_params()

@@ -66,6 +66,8 @@ class KerasMLPRecommender(BaseRecommender):
 
     Keras has no per-model random generator: fit seeds Python, NumPy and TensorFlow globally with random_state
     (keras.utils.set_random_seed); the PyTorch recommenders keep their randomness to themselves.
+    val_data ratings whose user or item is not in the training data have no embedding: they are left out of the
+    validation RMSE, and ``n_val_skipped_`` says how many.
     """
 
     task = "rating"
@@ -88,10 +90,6 @@ class KerasMLPRecommender(BaseRecommender):
         check_int(self.epochs, "epochs", f, min_value=1)
         check_positive(self.learning_rate, "learning_rate", f)
 
-    def _ids(self, df):
-        u = self.user_index_.get_indexer(df["user_id"]) + 1
-        i = self.item_index_.get_indexer(df["item_id"]) + 1
-        return u.reshape(-1, 1).astype(np.int64), i.reshape(-1, 1).astype(np.int64)
 
     def _build(self):
         return build_keras_mlp(len(self.user_index_), len(self.item_index_), self.embedding_dim, tuple(self.hidden_layers))
@@ -104,13 +102,13 @@ class KerasMLPRecommender(BaseRecommender):
             keras.utils.set_random_seed(self.random_state)
         self.model_ = self._build()
         self.model_.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate), loss="mse")
-        u, i = self._ids(df)
-        y = df["rating"].to_numpy(np.float32)
+        (u, i), y = keras_rating_inputs(df, self.user_index_, self.item_index_, name="train")
         validation = None
         if val_df is not None:
+            # a validation rating of a user or movie absent from training has no embedding: left out, and counted
             known = (self.user_index_.get_indexer(val_df["user_id"]) >= 0) & (self.item_index_.get_indexer(val_df["item_id"]) >= 0)
-            vu, vi = self._ids(val_df[known])
-            validation = ([vu, vi], val_df["rating"].to_numpy(np.float32)[known])
+            self.n_val_skipped_ = int((~known).sum())
+            validation = keras_rating_inputs(val_df[known], self.user_index_, self.item_index_, name="val_data")
         history, bar = History(), tqdm(total=self.epochs, desc=type(self).__name__, unit="epoch", disable=not self.verbose)
 
         class Relay(keras.callbacks.Callback):  # Keras epochs -> the course's History, progress bar and callbacks
