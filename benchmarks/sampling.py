@@ -1,12 +1,10 @@
-"""How fast are the course's negative samplers? Prints a table; run: python benchmarks/sampling.py
+"""Negatives per second of the course's vectorized samplers (training negatives and sampled-evaluation candidates).
 
 Draws training negatives for every interaction of a log (MovieLens 100K when available, else a synthetic log of the
 same size, and a larger synthetic log), and sampled-evaluation candidates (1 positive + 100 negatives per user).
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 
 import numpy as np
@@ -34,10 +32,11 @@ def _best_of(fn, repeats=3):
     return min(times), out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_arguments(parser) -> None:
     parser.add_argument("--no-large", action="store_true", help="skip the 1M-interaction synthetic log")
-    args = parser.parse_args()
+
+
+def run(args) -> list[dict]:
     rows = []
     for name, df in _logs(not args.no_large):
         train, _ = InteractionDataset(df, implicit=True).split(test_size=0.2, strategy="user_random")
@@ -54,10 +53,8 @@ def main() -> None:
         rows.append({"log": name, "what": "eval candidates, 1 + 100 per user", "samples": cand.size - len(eval_users),
                      "seconds": seconds, "samples/s": (cand.size - len(eval_users)) / seconds})
     table = pd.DataFrame(rows)
-    print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print(table.to_string(index=False, formatters={"seconds": "{:.4f}".format, "samples/s": "{:,.0f}".format,
                                                    "samples": "{:,}".format}))
-
-
-if __name__ == "__main__":
-    main()
+    return [{"settings": f"{r['log']}: {r['what']} (numpy, best of {1 if 'eval' in r['what'] else 3})", "device": "cpu (numpy)",
+             "metrics": {"samples": r["samples"], "samples/s": round(r["samples/s"])}, "total s": r["seconds"]}
+            for r in rows]

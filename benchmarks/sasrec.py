@@ -1,11 +1,11 @@
-"""SASRec under the paper's protocol on any dataset in the SASRec repository's format; prints a line every N epochs.
+"""SASRec under the paper's protocol on any file in the SASRec format, both losses; prints a line every N epochs.
 
-    python benchmarks/sasrec.py --movielens --device cpu               # ML-100K converted to that format first
-    python benchmarks/sasrec.py --data ml-1m.txt --device cuda --loss bce --hidden-units 50 --batch-size 128 \\
-        --max-seq-length 200 --dropout-rate 0.2 --learning-rate 0.001 --window-stride 0 --epochs 200
-                                                                      (the paper's ML-1M settings)
-    python benchmarks/sasrec.py --movielens --device cuda --loss bce --hidden-units 50 --batch-size 1024 \
-        --learning-rate 0.004 --window-stride 1 --epochs 4 --tf32 --compile reduce-overhead   (the fast recipe)
+    python -m benchmarks run sasrec --movielens --device cpu     # ML-100K converted to the format; the paper's
+                                                                 # settings (the defaults below), BCE and CE
+    python -m benchmarks run sasrec --data ml-1m.txt --device cuda --losses bce --max-seq-length 200
+                                                                 # the paper's ML-1M settings
+    python -m benchmarks run sasrec --movielens --device cuda --losses bce --batch-size 1024 \
+        --learning-rate 0.004 --window-stride 1 --epochs 4 --tf32 --compile reduce-overhead   # the fast recipe
 
 Format: one "user item" pair per line, each user's lines in time order, ids from 1 (kang205/SASRec's data/*.txt).
 Protocol (Kang & McAuley 2018): each user's last item is the test item, the one before it the validation item, the
@@ -22,7 +22,6 @@ max length 50: the paper's settings (batch 128, lr 0.001, last window only, 200 
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -71,30 +70,30 @@ class PaperProtocol:
             print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="a file in the SASRec format")
     source.add_argument("--movielens", action="store_true", help="convert MovieLens 100K to the format and use it")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--loss", default="ce", choices=["ce", "bce"])
-    parser.add_argument("--hidden-units", type=int, default=64)
+    parser.add_argument("--losses", nargs="+", default=["bce", "ce"], choices=["bce", "ce"],
+                        help="bce: the paper's (one sampled negative per position); ce: full softmax over the items")
+    parser.add_argument("--hidden-units", type=int, default=50)
     parser.add_argument("--n-blocks", type=int, default=2)
     parser.add_argument("--n-heads", type=int, default=1)
     parser.add_argument("--max-seq-length", type=int, default=50)
     parser.add_argument("--dropout-rate", type=float, default=0.2)
-    parser.add_argument("--learning-rate", type=float, default=0.002)
+    parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--window-stride", type=int, default=25, help="0: the last window only (the paper)")
-    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--window-stride", type=int, default=0, help="0: the last window only (the paper)")
+    parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--compile", default="none", choices=["none", "default", "reduce-overhead"],
                         help="torch.compile the encoder (reduce-overhead: CUDA graphs too); the first epoch compiles")
     parser.add_argument("--tf32", action="store_true", help="TF32 tensor cores for float32 matrix products (GPU)")
-    args = parser.parse_args()
+
+
+def run(args) -> list[dict]:
     if args.tf32:
         torch.set_float32_matmul_precision("high")
-
     if args.movielens:
         from course_utils import load_movielens
 
@@ -108,31 +107,39 @@ def main() -> None:
     train, valid, test = (part.data for part in InteractionDataset(df, implicit=True).split(strategy="leave_one_out", val_size=1))
     print(f"{path.name}: {df.user_id.nunique():,} users, {df.item_id.nunique():,} items, {len(df):,} interactions; "
           f"{test.user_id.nunique():,} users evaluated", flush=True)
-    model = (CompiledSASRec if args.compile != "none" else SASRecRecommender)(hidden_units=args.hidden_units, n_blocks=args.n_blocks, n_heads=args.n_heads,
-                              max_seq_length=args.max_seq_length, dropout_rate=args.dropout_rate,
-                              learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
-                              loss=args.loss, window_stride=args.window_stride or None, device=args.device, random_state=42,
-                              verbose=False)
-    model.compile_mode = None if args.compile == "default" else args.compile
-    protocol = PaperProtocol(model, train, valid, test, args.eval_every)
-    print(repr(model), flush=True)
-    start = time.perf_counter()
-    model.fit(train, callbacks=[protocol])
-    wall = time.perf_counter() - start
-    history = model.history_.to_frame()
-    n_sequences = model.n_windows_
-    if not protocol.rows or protocol.rows[-1]["epoch"] != len(history):
-        protocol.rows.append({"epoch": len(history), "train_loss": history["train_loss"].iloc[-1], **protocol.evaluate()})
-    table = pd.DataFrame(protocol.rows)
-    table["train s"] = history["seconds"].cumsum().reindex(table["epoch"]).to_numpy()
-    # the median epoch: the first one also compiles (--compile) or warms up CUDA
-    per_epoch = history["seconds"].iloc[1:].median() if len(history) > 1 else history["seconds"].iloc[0]
-    device = torch.cuda.get_device_name() if model._torch_device().type == "cuda" else "cpu"
-    print(f"\n{len(history)} epochs in {wall:.0f} s (with evaluations) on {device}; first epoch "
-          f"{history['seconds'].iloc[0]:.3f} s, then {per_epoch:.4f} s per training epoch (median) = "
-          f"{n_sequences / per_epoch:,.0f} training sequences per second ({n_sequences:,} per epoch, batch {args.batch_size})")
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-
-
-if __name__ == "__main__":
-    main()
+    rows = []
+    for loss in args.losses:
+        model = (CompiledSASRec if args.compile != "none" else SASRecRecommender)(
+            hidden_units=args.hidden_units, n_blocks=args.n_blocks, n_heads=args.n_heads, max_seq_length=args.max_seq_length,
+            dropout_rate=args.dropout_rate, learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
+            loss=loss, window_stride=args.window_stride or None, device=args.device, random_state=42, verbose=False)
+        model.compile_mode = None if args.compile == "default" else args.compile
+        protocol = PaperProtocol(model, train, valid, test, args.eval_every)
+        print(repr(model), flush=True)
+        start = time.perf_counter()
+        model.fit(train, callbacks=[protocol])
+        wall = time.perf_counter() - start
+        history = model.history_.to_frame()
+        n_sequences = model.n_windows_
+        if not protocol.rows or protocol.rows[-1]["epoch"] != len(history):
+            protocol.rows.append({"epoch": len(history), "train_loss": history["train_loss"].iloc[-1], **protocol.evaluate()})
+        table = pd.DataFrame(protocol.rows)
+        table["train s"] = history["seconds"].cumsum().reindex(table["epoch"]).to_numpy()
+        # the median epoch: the first one also compiles (--compile) or warms up CUDA
+        per_epoch = history["seconds"].iloc[1:].median() if len(history) > 1 else history["seconds"].iloc[0]
+        print(f"\n{loss}: {len(history)} epochs in {wall:.0f} s (with evaluations); first epoch "
+              f"{history['seconds'].iloc[0]:.3f} s, then {per_epoch:.4f} s per training epoch (median) = "
+              f"{n_sequences / per_epoch:,.0f} training sequences per second ({n_sequences:,} per epoch, batch {args.batch_size})")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        best = table.loc[table["valid NDCG@10"].idxmax()]  # the epoch chosen on validation, as the paper does
+        rows.append({"settings": f"SASRec {path.name}, leave-one-out + 100 negatives; loss {loss}, hidden {args.hidden_units}, "
+                                 f"{args.n_blocks} blocks, {args.n_heads} head(s), max len {args.max_seq_length}, dropout "
+                                 f"{args.dropout_rate}, batch {args.batch_size}, lr {args.learning_rate}, "
+                                 f"{'last window' if not args.window_stride else f'windows every {args.window_stride}'}, "
+                                 f"{len(history)} epochs, compile {args.compile}{', tf32' if args.tf32 else ''}",
+                     "metrics": {"test HR@10": round(float(best["test HR@10"]), 4),
+                                 "test NDCG@10": round(float(best["test NDCG@10"]), 4),
+                                 "at epoch (best valid NDCG@10)": int(best["epoch"]),
+                                 "sequences/s": round(n_sequences / per_epoch)},
+                     "s/epoch": per_epoch, "total s": wall})
+    return rows

@@ -122,11 +122,11 @@ class LightGCNRecommender(TorchRecommender):
     device: "auto", "cpu" or "cuda"; random_state seeds
     initialization, shuffling and sampling (training never touches the global random state).
 
-    Defaults, measured on MovieLens 100K (per-user 75/25 split, full ranking; benchmarks/lightgcn_ml100k.py): nDCG@10
+    Defaults, measured on MovieLens 100K (per-user 75/25 split, full ranking; python -m benchmarks run lightgcn-ml100k): nDCG@10
     0.479 in about 30 s on a 2-core CPU. The paper's Gowalla settings (learning_rate=0.001, reg_lambda=1e-4, batch
     2048, lr_schedule="constant") suit large sparse graphs; on MovieLens they underfit in 50 epochs. On Gowalla,
     sampling="user", batch 8192, learning_rate=0.002 (constant), reg_lambda=1e-4 reach the paper's Recall@20 and
-    NDCG@20 (0.1818 / 0.1551) after 700 epochs, 242 s of training on one H100 (benchmarks/lightgcn_gowalla.py).
+    NDCG@20 (0.1818 / 0.1551) after 700 epochs, 242 s of training on one H100 (python -m benchmarks run lightgcn-gowalla).
 
     After fit: ``get_user_embeddings()`` / ``get_item_embeddings()`` return the final (layer-averaged) embeddings,
     ``adjacency_`` is the normalized adjacency (scipy CSR) and ``history_`` the training history.

@@ -1,0 +1,87 @@
+"""The benchmarks' entry point (python -m benchmarks): names, arguments, the RESULTS.md rows, small real runs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import __main__ as cli  # noqa: E402
+from benchmarks._common import COLUMNS, append_rows, format_row  # noqa: E402
+
+
+def test_list_names_every_benchmark_with_its_summary(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in cli.BENCHMARKS:
+        assert name in out
+    assert "LightGCN on the paper's Gowalla split" in out and "seed chapter's time table" in out
+
+
+def test_the_issue_benchmarks_are_there():
+    assert {"lightgcn-gowalla", "sasrec", "ncf", "ncf-time", "ml100k", "speed", "hot-paths", "notebooks"} <= set(cli.BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", list(cli.BENCHMARKS))
+def test_every_benchmark_parses_its_defaults_and_the_common_options(name, tmp_path):
+    extra = ["--movielens"] if name == "sasrec" else []
+    args = cli.build_parser().parse_args(["run", name, "--device", "cpu", "--results", str(tmp_path / "R.md"), *extra])
+    assert args.name == name and args.device == "cpu" and args.results == tmp_path / "R.md" and not args.no_record
+    module = cli._module(name)
+    assert callable(module.run) and module.__doc__.strip()
+
+
+def test_a_bad_option_value_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "ncf", "--protocols", "sampled-50"])
+    assert "--protocols" in capsys.readouterr().err
+
+
+def test_append_rows_creates_the_table_then_appends(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    row = {"date": "2026-01-01", "benchmark": "x", "machine": "m", "device": "cpu", "versions": "v",
+           "settings": "a | b\nc", "metrics": {"ndcg@10": 0.123456, "pairs/s": 12345.6}, "s/epoch": 1.5, "total s": 3}
+    append_rows([row], path)
+    append_rows([row], path)
+    lines = path.read_text().splitlines()
+    assert lines.count("| " + " | ".join(COLUMNS) + " |") == 1
+    body = [line for line in lines if line.startswith("| 2026-01-01")]
+    assert len(body) == 2 and body[0] == format_row(row)
+    cells = body[0].strip("|").split(" | ")
+    assert len(cells) == len(COLUMNS)  # the '|' in the settings was escaped, the newline removed
+    assert "a / b c" in body[0] and "ndcg@10 0.1235, pairs/s 12,346" in body[0]
+
+
+def test_a_run_appends_its_rows_with_machine_and_versions(real_data_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
+    path = tmp_path / "RESULTS.md"
+    assert cli.main(["run", "ncf", "--device", "cpu", "--configs", "GMF", "--protocols", "loo-100", "--results", str(path)]) == 0
+    rows = [line for line in path.read_text().splitlines() if "| ncf |" in line]
+    assert len(rows) == 1
+    date, name, machine, device, versions, settings, metrics, per_epoch, total = rows[0].strip("| ").split(" | ")
+    assert name == "ncf" and "CPU cores" in machine and device.startswith("cpu") and "torch" in versions
+    assert settings.startswith("GMF: loo-100") and "6 epochs" in settings
+    values = dict(part.rsplit(" ", 1) for part in metrics.split(", "))
+    assert 0.3 < float(values["hit_rate@10"]) < 0.9 and 0.1 < float(values["ndcg@10"]) < 0.6  # sampled protocol
+    assert float(per_epoch) > 0 and float(total) >= float(per_epoch)
+
+
+def test_no_record_prints_the_table_and_appends_nothing(real_data_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
+    path = tmp_path / "RESULTS.md"
+    assert cli.main(["run", "ml100k", "--device", "cpu", "--models", "Popularity", "EASE", "--no-record", "--results", str(path)]) == 0
+    assert not path.exists()
+    out = capsys.readouterr().out
+    ease = next(line for line in out.splitlines() if line.startswith("| ") and "EASE" in line)
+    assert "ndcg@10 0.48" in ease  # the README's number: 0.485
+
+
+def test_unknown_names_are_errors_that_say_what_exists(real_data_dir, monkeypatch):
+    monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
+    with pytest.raises(SystemExit, match=r"--models: unknown \['NCF'\]; choose from .*EASE"):
+        cli.main(["run", "ml100k", "--device", "cpu", "--models", "EASE", "NCF", "--no-record"])
+    with pytest.raises(SystemExit, match=r"names: no such notebook .*99_missing.ipynb.*00_quickstart.ipynb"):
+        cli.main(["run", "notebooks", "--device", "cpu", "99_missing.ipynb", "--no-record"])
