@@ -1,6 +1,6 @@
 # The course's two commands (README.md):
 #   make lab    prepare the environment and open the course in JupyterLab
-#   make test   prepare the environment and run every test: unit tests, then every notebook under nbval
+#   make test   prepare the environment and run every test: unit tests, the browser test, then every notebook under nbval
 # Both create .venv on the first run (a few minutes) and reuse it afterwards.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,9 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 REQUIREMENTS := requirements-build.txt requirements.txt requirements-lightfm.txt pyproject.toml
 PORT ?= 8888
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit notebooks env clean-env
+.PHONY: lab test unit browser notebooks env clean-env
 
 env: $(STAMP)
 
@@ -25,12 +24,15 @@ $(STAMP): $(REQUIREMENTS)
 	touch $(STAMP)
 
 lab: env
-	$(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) notebooks/00_quickstart.ipynb
+	$(BIN)/python -m course_utils.lab --port=$(PORT)
 
-test: unit notebooks
+test: unit browser notebooks
 
 unit: env
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/browser
+
+browser: env
+	$(BIN)/python -m pytest tests/browser
 
 notebooks: env
 	COURSE_UTILS_PROGRESS=$(CURDIR)/$(VENV)/nbval-progress.json $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider notebooks
