@@ -82,6 +82,12 @@ def append_rows(rows: list[dict], path: Path = RESULTS) -> None:
     path.write_text(text + "".join(format_row(r) + "\n" for r in rows))
 
 
+def median_epoch_seconds(model) -> float:
+    """Training seconds per epoch: the median after the first epoch (which warms up, or compiles)."""
+    seconds = model.history_.to_frame()["seconds"]
+    return float(seconds.iloc[1:].median() if len(seconds) > 1 else seconds.iloc[0])
+
+
 def stamp(benchmark: str, device) -> dict:
     """The columns every row of a run shares."""
     return {"date": datetime.date.today().isoformat(), "benchmark": benchmark, "machine": machine(),

@@ -12,11 +12,8 @@
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 
 def add_arguments(parser) -> None:
@@ -37,7 +34,8 @@ def _best(fn, repeats: int, sync=None) -> float:
 def run(args) -> list[dict]:
     import torch
 
-    from course_utils import Evaluator, InteractionDataset, LightGCNRecommender, UniformSampler, load_gowalla, load_movielens
+    from course_utils import (Evaluator, InteractionDataset, InteractionSplit, LightGCNRecommender, UniformSampler,
+                              load_gowalla, load_movielens)
     from course_utils.data.sampling import TorchUniformSampler
     from course_utils.models.lightgcn import LightGCN, _SymmetricSpMM, normalized_adjacency, to_torch_csr
     from course_utils.models.ncf import NeuMF
@@ -81,11 +79,8 @@ def run(args) -> list[dict]:
 
     # negative sampling, one epoch
     gowalla = load_gowalla()
-    g = gowalla[gowalla["split"] == "train"]
-    g_users, g_items = pd.factorize(g["user_id"])[0], pd.factorize(g["item_id"])[0]
-    g_csr = sp.csr_matrix((np.ones(len(g), dtype=np.float32), (g_users, g_items)))
-    g_train = SimpleNamespace(n_users=g_csr.shape[0], n_items=g_csr.shape[1], to_csr=lambda: g_csr,
-                              user_indices=lambda: np.repeat(np.arange(g_csr.shape[0]), np.diff(g_csr.indptr)))
+    gowalla_set = InteractionDataset(gowalla.loc[gowalla["split"] == "train", ["user_id", "item_id"]], implicit=True)
+    g_train = InteractionSplit(gowalla_set.data, gowalla_set, "train")
     for name, data, n_neg in [("ML-100K, 4 per positive", train, 4), ("Gowalla, 1 per positive", g_train, 1)]:
         positives, user_idx = data.to_csr(), data.user_indices()
         numpy_sampler = UniformSampler(data.n_items, random_state=0)
@@ -100,21 +95,11 @@ def run(args) -> list[dict]:
     a_hat = normalized_adjacency(g_train.to_csr())
     module = LightGCN(g_train.n_users, g_train.n_items, 64, 3).to(device)
 
-    class TorchGrad(torch.autograd.Function):  # what torch's CSR matmul does for the gradient: a transposed product
-        @staticmethod
-        def forward(ctx, a, x):
-            ctx.a = a
-            return a @ x
-
-        @staticmethod
-        def backward(ctx, g):
-            return None, ctx.a.t() @ g
-
     def propagate(a, fn):
         e = module.embedding.weight
         total = e
         for _ in range(3):
-            e = fn.apply(a, e)
+            e = a @ e if fn is None else fn.apply(a, e)  # None: torch's own CSR gradient (a transposed product)
             total = total + e
         (total / 4).sum().backward()
 
@@ -125,7 +110,7 @@ def run(args) -> list[dict]:
         a64 = torch.sparse_csr_tensor(torch.as_tensor(a_hat.indptr, dtype=torch.int64), torch.as_tensor(a_hat.indices, dtype=torch.int64),
                                       torch.as_tensor(a_hat.data), a_hat.shape, device=device)
         a32 = to_torch_csr(a_hat, device)
-        for variant, a, fn in [("torch's CSR gradient (transpose), int64", a64, TorchGrad),
+        for variant, a, fn in [("torch's CSR gradient (transpose), int64", a64, None),
                                ("symmetric gradient, int64", a64, _SymmetricSpMM),
                                ("symmetric gradient, int32 (course)", a32, _SymmetricSpMM)]:
             propagate(a, fn)

@@ -32,6 +32,8 @@ import torch
 from course_utils import Evaluator, InteractionDataset, SASRecRecommender
 from course_utils.data.sequences import read_sasrec_file, write_sasrec_file
 
+from ._common import median_epoch_seconds
+
 
 class CompiledSASRec(SASRecRecommender):
     """SASRecRecommender whose encoder forward is torch.compile'd (the heads and the loss stay eager)."""
@@ -125,8 +127,7 @@ def run(args) -> list[dict]:
             protocol.rows.append({"epoch": len(history), "train_loss": history["train_loss"].iloc[-1], **protocol.evaluate()})
         table = pd.DataFrame(protocol.rows)
         table["train s"] = history["seconds"].cumsum().reindex(table["epoch"]).to_numpy()
-        # the median epoch: the first one also compiles (--compile) or warms up CUDA
-        per_epoch = history["seconds"].iloc[1:].median() if len(history) > 1 else history["seconds"].iloc[0]
+        per_epoch = median_epoch_seconds(model)  # the first epoch also compiles (--compile) or warms up CUDA
         print(f"\n{loss}: {len(history)} epochs in {wall:.0f} s (with evaluations); first epoch "
               f"{history['seconds'].iloc[0]:.3f} s, then {per_epoch:.4f} s per training epoch (median) = "
               f"{n_sequences / per_epoch:,.0f} training sequences per second ({n_sequences:,} per epoch, batch {args.batch_size})")

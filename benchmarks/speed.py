@@ -12,15 +12,12 @@ import time
 
 import pandas as pd
 
+from ._common import median_epoch_seconds
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per configuration (the first is a warm-up)")
     parser.add_argument("--no-gowalla", action="store_true", help="skip LightGCN on Gowalla (18-40 s per epoch on a 2-core CPU)")
-
-
-def _median_epoch(model) -> float:
-    seconds = model.history_.to_frame()["seconds"]
-    return float(seconds.iloc[1:].median() if len(seconds) > 1 else seconds.iloc[0])
 
 
 def run(args) -> list[dict]:
@@ -53,7 +50,7 @@ def run(args) -> list[dict]:
         start = time.perf_counter()
         model = build().fit(data)
         seconds = time.perf_counter() - start
-        per_epoch = _median_epoch(model)
+        per_epoch = median_epoch_seconds(model)
         if isinstance(model, SASRecRecommender):
             unit, count = "sequences/s", model.n_windows_
         else:
