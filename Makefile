@@ -1,6 +1,7 @@
 # The course's two commands (README.md):
 #   make lab    prepare the environment and open the course in JupyterLab
-#   make test   prepare the environment and run every test: unit tests, the browser test, then every notebook under nbval
+#   make test   prepare the environment and run every check: the linter, unit tests, the browser test, then every
+#               notebook under nbval
 # Both create .venv on the first run (a few minutes) and reuse it afterwards.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.course-installed
 REQUIREMENTS := requirements-build.txt requirements.txt requirements-lightfm.txt pyproject.toml
 PORT ?= 8888
 
-.PHONY: lab test unit browser notebooks env clean-env
+.PHONY: lab test lint unit quick browser notebooks env clean-env
 
 env: $(STAMP)
 
@@ -26,10 +27,16 @@ $(STAMP): $(REQUIREMENTS)
 lab: env
 	$(BIN)/python -m course_utils.lab --port=$(PORT)
 
-test: unit browser notebooks
+test: lint unit browser notebooks
+
+lint: env
+	$(BIN)/ruff check .
 
 unit: env
 	$(BIN)/python -m pytest tests --ignore=tests/browser
+
+quick: env
+	$(BIN)/python -m pytest tests --ignore=tests/browser -m "not slow"
 
 browser: env
 	$(BIN)/python -m pytest tests/browser

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import pandas as pd
 
@@ -70,7 +71,7 @@ def run(args) -> list[dict]:
                             ("Adam, fused (course)", {"fused": True})]:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **kwargs)
         train_steps(optimizer, True)  # warm-up, creates the state
-        results.append(("NeuMF training step, batch 256", variant, _best(lambda: train_steps(optimizer, True), rep, sync) / steps, "step"))
+        results.append(("NeuMF training step, batch 256", variant, _best(partial(train_steps, optimizer, True), rep, sync) / steps, "step"))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     results.append(("NeuMF training step, batch 256, fused Adam: batching", "batches indexed from the epoch tensors",
                     _best(lambda: train_steps(optimizer, False), rep, sync) / steps, "step"))
@@ -85,11 +86,11 @@ def run(args) -> list[dict]:
         positives, user_idx = data.to_csr(), data.user_indices()
         numpy_sampler = UniformSampler(data.n_items, random_state=0)
         results.append((f"negative sampling, one epoch ({name})", "NumPy UniformSampler (CPU)",
-                        _best(lambda: numpy_sampler.sample(user_idx, positives, n_neg), rep), "epoch"))
+                        _best(partial(numpy_sampler.sample, user_idx, positives, n_neg), rep), "epoch"))
         torch_sampler = TorchUniformSampler(positives, device, torch.Generator(device=device).manual_seed(0))
         u = torch.as_tensor(user_idx, device=device)
         results.append((f"negative sampling, one epoch ({name})", f"TorchUniformSampler ({device.type})",
-                        _best(lambda: torch_sampler.sample(u, n_neg), rep, sync), "epoch"))
+                        _best(partial(torch_sampler.sample, u, n_neg), rep, sync), "epoch"))
 
     # sparse propagation: forward + backward of 3 layers on Gowalla
     a_hat = normalized_adjacency(g_train.to_csr())
@@ -115,7 +116,7 @@ def run(args) -> list[dict]:
                                ("symmetric gradient, int32 (course)", a32, _SymmetricSpMM)]:
             propagate(a, fn)
             results.append(("LightGCN propagation, forward + backward (Gowalla, 3 layers, dim 64)", variant,
-                            _best(lambda: propagate(a, fn), rep, sync), "step"))
+                            _best(partial(propagate, a, fn), rep, sync), "step"))
 
     # full-ranking evaluation
     lightgcn = LightGCNRecommender(epochs=1, device=args.device, verbose=False).fit(train.data)

@@ -23,7 +23,7 @@ def models(device: str) -> dict:
 
     return {
         "Popularity": PopularityRecommender(),
-        "EASE": EASERecommender(l2_reg=500.0),
+        "EASE": EASERecommender(reg_lambda=500.0),
         "ALS": ALSRecommender(random_state=42),
         "LightFM (WARP)": LightFMRecommender(random_state=42),
         "BPR-MF": BPRMFRecommender(device=device, random_state=42, verbose=False),

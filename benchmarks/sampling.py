@@ -6,6 +6,7 @@ same size, and a larger synthetic log), and sampled-evaluation candidates (1 pos
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -44,12 +45,12 @@ def run(args) -> list[dict]:
         for label, sampler in [("uniform", UniformSampler(train.n_items, random_state=0)),
                                ("popularity", PopularitySampler(train.n_items, train.item_popularity(), random_state=0))]:
             for n_neg in (1, 4):
-                seconds, neg = _best_of(lambda: sampler.sample(users, pos, n_neg))
+                seconds, neg = _best_of(partial(sampler.sample, users, pos, n_neg))
                 rows.append({"log": name, "what": f"{label}, {n_neg} per positive", "samples": neg.size,
                              "seconds": seconds, "samples/s": neg.size / seconds})
         eval_users = np.arange(train.n_users)
         targets = np.asarray(pos.argmin(axis=1)).ravel()  # each user's first item it never touched
-        seconds, cand = _best_of(lambda: sample_eval_candidates(pos, eval_users, targets, 100, random_state=0), 1)
+        seconds, cand = _best_of(partial(sample_eval_candidates, pos, eval_users, targets, 100, random_state=0), 1)
         rows.append({"log": name, "what": "eval candidates, 1 + 100 per user", "samples": cand.size - len(eval_users),
                      "seconds": seconds, "samples/s": (cand.size - len(eval_users)) / seconds})
     table = pd.DataFrame(rows)

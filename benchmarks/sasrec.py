@@ -36,13 +36,13 @@ from ._common import median_epoch_seconds
 
 
 class CompiledSASRec(SASRecRecommender):
-    """SASRecRecommender whose encoder forward is torch.compile'd (the heads and the loss stay eager)."""
+    """SASRecRecommender whose encoder (encode) is torch.compile'd (the heads and the loss stay eager)."""
 
     compile_mode = None
 
     def _build_module(self):
         module = super()._build_module()
-        module.forward = torch.compile(module.forward, mode=self.compile_mode)
+        module.encode = torch.compile(module.encode, mode=self.compile_mode)
         return module
 
 
@@ -78,11 +78,11 @@ def add_arguments(parser) -> None:
     source.add_argument("--movielens", action="store_true", help="convert MovieLens 100K to the format and use it")
     parser.add_argument("--losses", nargs="+", default=["bce", "ce"], choices=["bce", "ce"],
                         help="bce: the paper's (one sampled negative per position); ce: full softmax over the items")
-    parser.add_argument("--hidden-units", type=int, default=50)
-    parser.add_argument("--n-blocks", type=int, default=2)
+    parser.add_argument("--embedding-dim", type=int, default=50)
+    parser.add_argument("--n-layers", type=int, default=2)
     parser.add_argument("--n-heads", type=int, default=1)
     parser.add_argument("--max-seq-length", type=int, default=50)
-    parser.add_argument("--dropout-rate", type=float, default=0.2)
+    parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--learning-rate", type=float, default=0.001)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=200)
@@ -112,8 +112,8 @@ def run(args) -> list[dict]:
     rows = []
     for loss in args.losses:
         model = (CompiledSASRec if args.compile != "none" else SASRecRecommender)(
-            hidden_units=args.hidden_units, n_blocks=args.n_blocks, n_heads=args.n_heads, max_seq_length=args.max_seq_length,
-            dropout_rate=args.dropout_rate, learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
+            embedding_dim=args.embedding_dim, n_layers=args.n_layers, n_heads=args.n_heads, max_seq_length=args.max_seq_length,
+            dropout=args.dropout, learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
             loss=loss, window_stride=args.window_stride or None, device=args.device, random_state=42, verbose=False)
         model.compile_mode = None if args.compile == "default" else args.compile
         protocol = PaperProtocol(model, train, valid, test, args.eval_every)
@@ -133,9 +133,9 @@ def run(args) -> list[dict]:
               f"{n_sequences / per_epoch:,.0f} training sequences per second ({n_sequences:,} per epoch, batch {args.batch_size})")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
         best = table.loc[table["valid NDCG@10"].idxmax()]  # the epoch chosen on validation, as the paper does
-        rows.append({"settings": f"SASRec {path.name}, leave-one-out + 100 negatives; loss {loss}, hidden {args.hidden_units}, "
-                                 f"{args.n_blocks} blocks, {args.n_heads} head(s), max len {args.max_seq_length}, dropout "
-                                 f"{args.dropout_rate}, batch {args.batch_size}, lr {args.learning_rate}, "
+        rows.append({"settings": f"SASRec {path.name}, leave-one-out + 100 negatives; loss {loss}, hidden {args.embedding_dim}, "
+                                 f"{args.n_layers} blocks, {args.n_heads} head(s), max len {args.max_seq_length}, dropout "
+                                 f"{args.dropout}, batch {args.batch_size}, lr {args.learning_rate}, "
                                  f"{'last window' if not args.window_stride else f'windows every {args.window_stride}'}, "
                                  f"{len(history)} epochs, compile {args.compile}{', tf32' if args.tf32 else ''}",
                      "metrics": {"test HR@10": round(float(best["test HR@10"]), 4),

@@ -34,7 +34,7 @@ def run(args) -> list[dict]:
         ("LightGCN, course defaults (batch 2048)", "ML-100K", lambda: LightGCNRecommender(epochs=e, device=dev, verbose=False), train.data),
         ("SASRec, course defaults", "ML-100K", lambda: SASRecRecommender(epochs=e, device=dev, verbose=False), train.data),
         ("SASRec, paper settings (hidden 50, batch 128, last window)", "ML-100K",
-         lambda: SASRecRecommender(hidden_units=50, learning_rate=0.001, window_stride=None, epochs=e, device=dev,
+         lambda: SASRecRecommender(embedding_dim=50, learning_rate=0.001, window_stride=None, epochs=e, device=dev,
                                    verbose=False), train.data),
     ]
     if not args.no_gowalla:

@@ -18,7 +18,7 @@ _HOME = {
     # evaluation
     "Evaluator": "evaluation", "EvaluationResult": "evaluation", "compare": "evaluation",
     # models and the shared shape
-    "BaseRecommender": "recommender", "TorchRecommender": "recommender", "NotFittedError": "recommender",
+    "BaseRecommender": "recommender", "TorchRecommender": "torch_recommender", "SequenceRecommender": "torch_recommender", "NotFittedError": "recommender",
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
     "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
     "NCFRecommender": "models", "LightFMRecommender": "models", "ALSRecommender": "models",

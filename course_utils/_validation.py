@@ -90,6 +90,15 @@ def check_dataframe(df, name: str, required: Iterable[str], func: str | None = N
     return df
 
 
+def check_seed(value, name: str = "random_state", func: str | None = None) -> int | None:
+    """A model's random_state: an int >= 0 seeds every random draw of fit; None means not seeded (fresh randomness)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be None (not seeded) or an int >= 0. Got {value!r} instead.")
+    return int(value)
+
+
 def check_random_state(seed) -> np.random.Generator:
     """None, an int seed or a numpy Generator -> a numpy Generator."""
     if seed is None or isinstance(seed, np.random.Generator):

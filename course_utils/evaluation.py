@@ -55,7 +55,7 @@ class EvaluationResult(dict):
 
 class Evaluator:
     """Evaluate any course recommender on a test split. Metric names: precision, recall, ndcg, hit_rate, mrr, map,
-    coverage (ranking, each at every k) and rmse, mae (rating)."""
+    coverage (ranking, each at every k) and mse, rmse, mae (rating)."""
 
     def __init__(self, metrics=("precision", "recall", "ndcg"), k_values=(10, 20)):
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not metrics:
@@ -95,7 +95,7 @@ class Evaluator:
     def _rating(self, model, test_df):
         metrics = [m for m in self.metrics if m in RATING_METRICS]
         if not metrics:
-            raise ValueError(f"task='rating' needs the metrics 'rmse' and/or 'mae'; this Evaluator has {self.metrics}.")
+            raise ValueError(f"task='rating' needs a rating metric ({', '.join(RATING_METRICS)}); this Evaluator has {self.metrics}.")
         known = model.user_index_.get_indexer(test_df["user_id"]) >= 0
         known &= model.item_index_.get_indexer(test_df["item_id"]) >= 0
         rows = test_df[known]

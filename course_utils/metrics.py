@@ -69,10 +69,10 @@ def hits_matrix(ranked, relevant, k: int, func: str = "hits_matrix") -> tuple[np
             for item in r:
                 lookup.setdefault(item, len(lookup))
         flat = ranked.ravel().tolist()
-        for item, ok in zip(flat, valid.ravel().tolist()):
+        for item, ok in zip(flat, valid.ravel().tolist(), strict=True):
             if ok:
                 lookup.setdefault(item, len(lookup))
-        codes = np.array([lookup[x] if ok else 0 for x, ok in zip(flat, valid.ravel().tolist())], dtype=np.int64).reshape(ranked.shape)
+        codes = np.array([lookup[x] if ok else 0 for x, ok in zip(flat, valid.ravel().tolist(), strict=True)], dtype=np.int64).reshape(ranked.shape)
         n_cols = max(len(lookup), 1)
         rel_codes = np.array([lookup[i] for r in rel_sets for i in r], dtype=np.int64)
         rel_keys = np.sort(np.repeat(np.arange(n_users, dtype=np.int64), n_relevant) * n_cols + rel_codes)
@@ -169,6 +169,13 @@ def _check_pair(y_true, y_pred, func: str) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
+def mse(y_true, y_pred) -> float:
+    """Mean squared error of rating predictions, in squared rating units (the loss the rating models train on).
+    Range [0, inf); 0 is perfect."""
+    y_true, y_pred = _check_pair(y_true, y_pred, "mse")
+    return float(np.mean((y_true - y_pred) ** 2))
+
+
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error of rating predictions, in rating units. Range [0, inf); 0 is perfect."""
     y_true, y_pred = _check_pair(y_true, y_pred, "rmse")
@@ -183,4 +190,4 @@ def mae(y_true, y_pred) -> float:
 
 RANKING_METRICS = {"precision": precision_at_k, "recall": recall_at_k, "ndcg": ndcg_at_k, "hit_rate": hit_rate_at_k,
                    "mrr": mrr_at_k, "map": map_at_k}
-RATING_METRICS = {"rmse": rmse, "mae": mae}
+RATING_METRICS = {"mse": mse, "rmse": rmse, "mae": mae}

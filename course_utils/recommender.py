@@ -1,13 +1,14 @@
 """The one shape every recommender of the course follows (scikit-learn's conventions, the seed chapter's names).
 
-    model = EASERecommender(l2_reg=500.0)          # the constructor only stores hyperparameters
+    model = EASERecommender(reg_lambda=500.0)          # the constructor only stores hyperparameters
     model.fit(train.data)                           # returns the model; learned attributes end in "_"
     model.recommend([1, 2, 3], k=10)                # {user_id: [(item_id, score), ...]}, raw ids, best first
     model.score([1, 1], [50, 172])                  # scores of (user, item) pairs
     model.save("ease.npz"); EASERecommender().load("ease.npz")
 
 Saved models are safe to open: numpy archives read with allow_pickle=False (BaseRecommender) or torch files read with
-weights_only=True (TorchRecommender), hyperparameters as JSON. No pickle of anything a user hands over.
+weights_only=True (TorchRecommender, in course_utils.torch_recommender), hyperparameters as JSON. No pickle of anything
+a user hands over.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validation import as_id_list, check_dataframe, check_int
+from ._validation import as_id_list, check_dataframe, check_int, check_seed
 
 FORMAT = "course_utils/1"
 SCORE_BLOCK = 1 << 22  # recommend scores users in blocks of at most this many (user, item) scores (32 MB of float64)
@@ -70,6 +71,8 @@ class BaseRecommender:
         for cb in callbacks:
             if not callable(cb):
                 raise TypeError(f"The 'callbacks' parameter of fit must hold callables callback(epoch, train_loss, val_metrics). Got {cb!r}.")
+        if "random_state" in self._param_names():
+            check_seed(self.random_state, "random_state", type(self).__name__)
         self._validate_params()
         self.user_index_ = pd.Index(np.sort(df["user_id"].unique()), name="user_id")
         self.item_index_ = pd.Index(np.sort(df["item_id"].unique()), name="item_id")
@@ -148,15 +151,16 @@ class BaseRecommender:
         i = self._item_indices(items, "score")
         if len(u) != len(i):
             raise ValueError(f"The 'users' and 'items' parameters of score must have the same length. Got {len(u)} and {len(i)}.")
-        return np.asarray(self._score_pairs(u, i), dtype=np.float64)
+        return np.array(self._score_pairs(u, i), dtype=np.float64)
 
     def predict(self, users, items) -> np.ndarray:
         """Predicted ratings (rating models) or scores (ranking models) for (user, item) pairs; same as score."""
         return self.score(users, items)
 
     def score_all(self, users) -> np.ndarray:
-        """(len(users), n_items) scores over the whole catalogue; column j is item ``item_index_[j]``."""
-        return np.asarray(self._score_users(self._user_indices(users, "score_all")), dtype=np.float64)
+        """(len(users), n_items) float64 scores over the whole catalogue, an array the caller owns (mask it, sort it);
+        column j is item ``item_index_[j]``."""
+        return np.array(self._score_users(self._user_indices(users, "score_all")), dtype=np.float64)  # a copy: yours
 
     def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> dict:
         """Top-k items per user: ``{user_id: [(item_id, score), ...]}``, best first, raw ids.
@@ -183,7 +187,7 @@ class BaseRecommender:
             top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
             for row, user in enumerate(user_ids[start:start + chunk]):
                 s = scores[row, top[row]]
-                out[user] = [(_py(item_ids[j]), float(v)) for j, v in zip(top[row], s) if np.isfinite(v)]
+                out[user] = [(_py(item_ids[j]), float(v)) for j, v in zip(top[row], s, strict=True) if np.isfinite(v)]
         return out
 
     # ---------------------------------------------------------------- persistence
@@ -195,7 +199,8 @@ class BaseRecommender:
         """Restore learned arrays (subclasses)."""
 
     def _meta(self) -> dict:
-        params = {k: v for k, v in self.get_params().items() if k != "device"}
+        # the device is the loading machine's choice; a torch model's module class is code, kept by the loading object
+        params = {k: v for k, v in self.get_params().items() if k not in ("device", "module")}
         try:
             json.dumps(params)
         except TypeError as err:
@@ -255,63 +260,3 @@ def _ids_array(index: pd.Index) -> np.ndarray:
     if all(isinstance(v, str) for v in values):
         return np.asarray(values, dtype=str)
     raise TypeError(f"Ids must be all integers or all strings to be saved safely. Got dtype {values.dtype}.")
-
-
-class TorchRecommender(BaseRecommender):
-    """Base for PyTorch models: device handling, seeded and side-effect-free training, safe torch checkpoints.
-
-    Subclasses set ``self.module_`` (an nn.Module) in ``_fit`` and rebuild it in ``_build_module`` for ``load``.
-    """
-
-    def _torch_device(self):
-        from .training import resolve_device
-
-        return resolve_device(getattr(self, "device", "auto"))
-
-    def _build_module(self):
-        raise NotImplementedError
-
-    def _extra_state(self) -> dict:
-        """Tensors besides the module's weights that loading needs (subclasses)."""
-        return {}
-
-    def _set_extra_state(self, extra: dict) -> None:
-        pass
-
-    def save(self, path) -> Path:
-        """Save config (JSON), ids and weights with torch.save; ``load`` reads it back with weights_only=True."""
-        import torch
-
-        self._check_fitted()
-        path = Path(path)
-        torch.save({
-            "meta": json.dumps(self._meta()),
-            "user_ids": _ids_array(self.user_index_).tolist(),
-            "item_ids": _ids_array(self.item_index_).tolist(),
-            "seen_indptr": torch.from_numpy(self.seen_.indptr.astype(np.int64)),
-            "seen_indices": torch.from_numpy(self.seen_.indices.astype(np.int64)),
-            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "extra": {k: v.detach().cpu() if hasattr(v, "detach") else v for k, v in self._extra_state().items()},
-        }, path)
-        return path
-
-    def load(self, path):
-        """Load a checkpoint written by ``save`` (weights_only=True: no code runs while loading); returns self."""
-        import torch
-
-        path = Path(path)
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            meta = json.loads(ckpt["meta"])
-        except FileNotFoundError:
-            raise
-        except Exception as err:  # torch raises several types for a file that is not a safe checkpoint
-            raise ValueError(f"{path} is not a model saved by {type(self).__name__}.save ({type(err).__name__}: {err}).") from err
-        self._restore_meta(meta, path)
-        self._restore_index(ckpt["user_ids"], ckpt["item_ids"], ckpt["seen_indptr"].numpy(), ckpt["seen_indices"].numpy())
-        self._set_extra_state(ckpt.get("extra", {}))
-        self.module_ = self._build_module()
-        self.module_.load_state_dict(ckpt["state_dict"])
-        self.module_.to(self._torch_device()).eval()
-        return self
-

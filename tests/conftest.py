@@ -42,6 +42,13 @@ def _real_data_dir() -> Path | None:
     return None
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test that reads MovieLens (through the real_data_dir or ml100k fixtures) carries the real_data marker."""
+    for item in items:
+        if {"real_data_dir", "ml100k"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The folder holding real MovieLens 100K (CI: COURSE_UTILS_DATA=../shared/data); skipped where it is absent."""

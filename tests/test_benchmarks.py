@@ -55,6 +55,7 @@ def test_append_rows_creates_the_table_then_appends(tmp_path):
     assert "a / b c" in body[0] and "ndcg@10 0.1235, pairs/s 12,346" in body[0]
 
 
+@pytest.mark.slow
 def test_a_run_appends_its_rows_with_machine_and_versions(real_data_dir, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
     path = tmp_path / "RESULTS.md"

@@ -1,20 +1,27 @@
 """Learner checks: each checker accepts the reference answer and rejects known-wrong ones; verdicts never leak answers."""
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from torch import nn
 
-from course_utils import make_synthetic
+from course_utils import checks, make_synthetic
 from course_utils.checks import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed,
                                  check, check_ndcg, check_precision, evaluate, make_digest, progress, register)
+from course_utils.checks import ch0, ch1, ch2, ch3, ch4, ch5, ch6, example
 from course_utils.metrics import ndcg_at_k, precision_at_k
 from course_utils.models.embedding_mlp import EmbeddingMLP
 from course_utils.models.ncf import GMF
 
 LOG = make_synthetic(n_users=100, n_items=50, mean_interactions=10, seed=1)
+CHAPTERS = [example, ch0, ch1, ch2, ch3, ch4, ch5, ch6]
 
 
 class Scorer(nn.Module):
@@ -152,7 +159,7 @@ def _kt_build(hp, dropout_name="dropout", lr_sampling="log", use_units=True):
 def _gmf_space(trial, lr_log=True, names=("embedding_dim", "learning_rate", "n_negatives")):
     values = [trial.suggest_int("embedding_dim", 8, 64, log=True),
               trial.suggest_float("learning_rate", 1e-4, 3e-2, log=lr_log), trial.suggest_int("n_negatives", 1, 8)]
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def _best_trial(table, direction, only_complete=True):
@@ -189,7 +196,7 @@ REFERENCE = {
     "ch4.causal-mask": lambda n: np.tril(np.ones((n, n), dtype=bool)),
     "ch4.attention": _attention,
     "ch4.training-sequence": _training_pair,
-    "ch4.hit-rate": lambda recommended, next_items, k: float(np.mean([n in r[:k] for r, n in zip(recommended, next_items)])),
+    "ch4.hit-rate": lambda recommended, next_items, k: float(np.mean([n in r[:k] for r, n in zip(recommended, next_items, strict=True)])),
     "ch5.cloze": _cloze,
     "ch5.shapes": _shapes,
     "ch5.accuracy": lambda logits, targets, k: float(np.mean(
@@ -227,8 +234,8 @@ WRONG = {
                       lambda Q, K, V, mask: _attention(Q, K, V, None)],  # ignores the mask
     "ch4.training-sequence": [lambda history, max_len: (history[:max_len], history[1:max_len + 1]),
                               lambda history, max_len: _training_pair(history, max_len)[::-1]],
-    "ch4.hit-rate": [lambda recommended, next_items, k: float(np.mean([n in r for r, n in zip(recommended, next_items)])),
-                     lambda recommended, next_items, k: sum(n in r[:k] for r, n in zip(recommended, next_items))],
+    "ch4.hit-rate": [lambda recommended, next_items, k: float(np.mean([n in r for r, n in zip(recommended, next_items, strict=True)])),
+                     lambda recommended, next_items, k: sum(n in r[:k] for r, n in zip(recommended, next_items, strict=True))],
     "ch5.cloze": [lambda window, draws, mask_prob, mask_token: _cloze(window, draws, mask_prob, mask_token, pad=True),
                   lambda window, draws, mask_prob, mask_token: _cloze(window, draws, mask_prob, mask_token, force=False),
                   lambda window, draws, mask_prob, mask_token: _cloze(window, draws, mask_prob, mask_token)[::-1]],
@@ -343,11 +350,96 @@ def test_verdicts_never_print_the_expected_value(capsys):
 
 
 def test_expected_values_are_not_stored_in_plain_text():
-    import course_utils.checks.exercises as module
-
-    text = open(module.__file__).read()
-    assert str(REFERENCE["ex.n-interactions"]) not in text and "2.94" not in text
+    for module in CHAPTERS:
+        text = Path(module.__file__).read_text()
+        assert str(REFERENCE["ex.n-interactions"]) not in text and "2.94" not in text, module.__name__
     assert all(ex.digest is None or len(ex.digest) == 32 for ex in REGISTRY.values())
+
+
+def _course_imports(source: str) -> set[str]:
+    """The course_utils modules (and names) a checks module imports, relative to course_utils: {"models.lightgcn", ...}."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:  # inside course_utils/checks: level 1 is checks, 2 course_utils
+            base = ["checks"][: 2 - node.level] + (node.module.split(".") if node.module else [])
+            found |= {".".join(base + [a.name]) for a in node.names}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [f"{node.module}.{a.name}" for a in node.names]
+            found |= {n.split(".", 1)[1] for n in names if n.startswith("course_utils.")}
+    return found
+
+
+def test_checks_import_no_library_module_that_could_supply_an_answer():
+    """A checker's reference is its own: checks may import course_utils.frameworks (TensorFlow's one import point) and
+    each other, never the models, metrics, data, evaluation, training or losses whose answers they judge."""
+    assert _course_imports("from ..models.lightgcn import normalized_adjacency\nfrom .. import metrics\n"
+                           "import course_utils.data.sequences\nfrom .harness import mse") == {
+        "models.lightgcn.normalized_adjacency", "metrics", "data.sequences", "checks.harness.mse"}
+    for path in Path(checks.__file__).parent.glob("*.py"):
+        for name in _course_imports(path.read_text()):
+            assert name.split(".")[0] in ("checks", "frameworks"), f"{path.name} imports course_utils.{name}"
+
+
+def test_importing_the_checks_stays_light():
+    code = ("import sys, course_utils.checks; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'tensorflow', 'keras', 'optuna', 'scipy') or m.startswith('course_utils.') and "
+            "not m.startswith(('course_utils.checks', 'course_utils.frameworks'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_hidden_case_messages_never_give_the_expected_value():
+    wrong_on_large_inputs = {"ch6.best-trial": lambda table, direction: _best_trial(table, direction) + (len(table) > 20),
+                             "ch6.grid-size": lambda space: _grid_size(space) + (len(space) > 3)}
+    for exercise, answer in wrong_on_large_inputs.items():
+        message = evaluate(exercise, answer).message
+        assert "passes the simple cases but not" in message and "expected" not in message, message
+
+
+# The checkers' references are their own small implementations; each must agree with the library's version.
+def _random_ranking(rng):
+    n_items = int(rng.integers(4, 30))
+    ranked = rng.permutation(n_items)[: int(rng.integers(1, n_items + 1))].tolist()
+    relevant = set(rng.choice(n_items + 5, int(rng.integers(0, 9)), replace=False).tolist())  # may be empty, or unranked
+    return ranked, relevant, int(rng.integers(1, 40))
+
+
+@pytest.mark.parametrize("reference, library", [(ch0.reference_ndcg_at_k, ndcg_at_k),
+                                                (example.reference_precision_at_k, precision_at_k)])
+def test_ranking_metric_references_agree_with_the_library(reference, library):
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        ranked, relevant, k = _random_ranking(rng)
+        assert reference(ranked, relevant, k) == pytest.approx(library([ranked], [relevant], k), abs=1e-12)
+
+
+def test_adjacency_reference_agrees_with_the_library():
+    from course_utils.models.lightgcn import normalized_adjacency
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        r = (rng.random((int(rng.integers(1, 12)), int(rng.integers(1, 12)))) < rng.random()).astype(float)
+        expected = normalized_adjacency(sp.csr_matrix(r)).toarray()
+        np.testing.assert_allclose(ch3.reference_a_hat(r), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_training_pair_reference_agrees_with_the_library():
+    from course_utils.data.sequences import next_item_windows
+
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        history, max_len = rng.integers(1, 100, int(rng.integers(2, 40))).tolist(), int(rng.integers(1, 20))
+        inputs, targets = next_item_windows([np.array(history)], max_len)
+        got_inputs, got_targets = ch4.reference_training_pair(history, max_len)
+        np.testing.assert_array_equal(got_inputs, inputs[0])
+        np.testing.assert_array_equal(got_targets, targets[0])
+
+
+def test_keras_reference_model_has_the_library_model_size():
+    from course_utils.models.keras_mlp import build_keras_mlp
+
+    for n_users, n_items in [(10, 20), (7, 3), (1, 1), (943, 1682)]:
+        assert ch1.reference_keras_model(n_users, n_items).count_params() == build_keras_mlp(n_users, n_items).count_params()
 
 
 def test_check_prints_records_progress_and_raises_only_when_grading(capsys, monkeypatch, tmp_path):

@@ -40,7 +40,7 @@ def test_sequences_have_structure():
     shuffled = make_synthetic(n_users=300, n_items=100, mean_interactions=20, sequential_strength=0.0, seed=1)
 
     def top_transition_share(log):  # how often the most frequent successor of an item follows it
-        pairs = log.sort_values(["user_id", "timestamp"]).groupby("user_id")["item_id"].apply(lambda s: list(zip(s, s[1:])))
+        pairs = log.sort_values(["user_id", "timestamp"]).groupby("user_id")["item_id"].apply(lambda s: list(zip(s[:-1], s[1:], strict=True)))
         flat = [p for seq in pairs for p in seq]
         counts = {}
         for a, b in flat:

@@ -9,8 +9,8 @@ from conftest import ROOT
 
 def _pins(lines):
     pins = {}
-    for line in lines:
-        line = line.split("#")[0].strip()
+    for raw in lines:
+        line = raw.split("#")[0].strip()
         if not line or line.startswith("-"):
             continue
         name, _, version = re.split(r"(==|=)", line, maxsplit=1)

@@ -65,7 +65,7 @@ def test_sampled_protocol_perfect_and_tied_models():
     # a user who has every item makes the whole catalogue of 350 items known to the model
     train_df = pd.concat([train.data, pd.DataFrame({"user_id": [99] * 350, "item_id": np.arange(350)})])
     # every test item gets score 1, everything else 0: the target always ranks first
-    table = {(u, i): 1.0 for u, i in zip(test.data["user_id"], test.data["item_id"])}
+    table = {(u, i): 1.0 for u, i in zip(test.data["user_id"], test.data["item_id"], strict=True)}
     perfect = FixedScores(table).fit(train_df)
     ev = Evaluator(metrics=["hit_rate", "ndcg"], k_values=[1, 10])
     r = ev.evaluate(perfect, test, train_data=train_df, protocol="sampled", n_negatives=50)
@@ -101,7 +101,7 @@ def test_print_results_and_compare(capsys, synthetic_df):
     train, test = ds.split(test_size=0.25, strategy="user_random")
     ev = Evaluator(metrics=["ndcg", "coverage"], k_values=[5, 10])
     results = {name: ev.evaluate(m.fit(train.data), test, train_data=train)
-               for name, m in [("EASE", EASERecommender(l2_reg=50.0)), ("Popularity", PopularityRecommender())]}
+               for name, m in [("EASE", EASERecommender(reg_lambda=50.0)), ("Popularity", PopularityRecommender())]}
     ev.print_results(results["EASE"])
     out = capsys.readouterr().out
     assert "full ranking" in out and "ndcg" in out and "@10" in out
@@ -118,7 +118,7 @@ def test_print_results_and_compare(capsys, synthetic_df):
     (lambda: Evaluator(k_values=[10]).evaluate(FixedScores(), TRAIN), ValueError, "is not fitted: call fit first"),
     (lambda: Evaluator(k_values=[6]).evaluate(fitted(), TRAIN), ValueError, "must not exceed the model's catalogue \\(5 items\\). Got 6"),
     (lambda: Evaluator().evaluate(fitted(), TRAIN, protocol="loo"), ValueError, "'protocol' parameter of evaluate must be one of"),
-    (lambda: Evaluator().evaluate(fitted(), TRAIN, task="rating"), ValueError, "needs the metrics 'rmse' and/or 'mae'"),
+    (lambda: Evaluator().evaluate(fitted(), TRAIN, task="rating"), ValueError, "needs a rating metric \\(mse, rmse, mae\\)"),
     (lambda: Evaluator(k_values=[1]).evaluate(fitted(), TRAIN.drop(columns="item_id")), ValueError, "missing \\['item_id'\\]"),
     (lambda: Evaluator(k_values=[1]).evaluate(fitted(), [1, 2]), TypeError, "'test' parameter of evaluate must be"),
     (lambda: Evaluator(k_values=[1]).evaluate(fitted(), pd.DataFrame({"user_id": [42], "item_id": [10]})), ValueError, "no test user"),

@@ -21,6 +21,7 @@ print(float(x.sum()), float(tf.reduce_sum(y)), frameworks.loaded())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [("torch", "tensorflow"), ("tensorflow", "torch")])
 def test_both_import_orders_work(order):
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND",)}

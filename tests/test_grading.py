@@ -31,6 +31,7 @@ def released(tmp_path_factory):
     return src, out, report
 
 
+@pytest.mark.slow
 def test_release_builds_locked_student_versions_and_validates_both_ways(released):
     src, out, report = released
     row = report.set_index("notebook").loc[SOURCE.name]
@@ -127,6 +128,7 @@ def _feedback(grades_dir, student):
     return (grades_dir / "feedback" / f"{student}.md").read_text()
 
 
+@pytest.mark.slow
 def test_grades_of_honest_submissions(graded):
     table, grades_dir, _ = graded
     csv = pd.read_csv(grades_dir / "grades.csv", index_col="student")
@@ -168,6 +170,7 @@ def test_the_sandbox_kept_files_outside_the_work_folder_safe(graded):
     assert (grades_dir / "feedback" / "chatty.md").stat().st_size < 10_000
 
 
+@pytest.mark.slow
 def test_command_line(released, tmp_path, capsys):
     src, out, _ = released
     (tmp_path / "bob").mkdir()
@@ -179,6 +182,7 @@ def test_command_line(released, tmp_path, capsys):
     assert (tmp_path / "r" / SOURCE.name).is_file()
 
 
+@pytest.mark.slow
 def test_nbgrader_accepts_the_notebooks(tmp_path):
     """A teacher who runs nbgrader can use the course notebooks as an nbgrader source."""
     bin_dir = Path(sys.executable).parent
@@ -209,6 +213,7 @@ def test_nbgrader_accepts_the_notebooks(tmp_path):
     assert grades.loc[0, "student_id"] == "alice" and grades.loc[0, "score"] == grades.loc[0, "max_score"] == 7
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_quickstart_exercises_end_to_end(real_data_dir, tmp_path, monkeypatch):
     """00_quickstart: release validated both ways, then a perfect, an empty, a wrong and a hostile submission."""

@@ -75,9 +75,9 @@ def test_precision_recall_against_a_loop():
     ranked = [rng.permutation(40)[:15].tolist() for _ in range(30)]
     relevant = [set(rng.choice(40, rng.integers(1, 8), replace=False).tolist()) for _ in range(30)]
     for k in (1, 5, 15):
-        hits = [len(set(r[:k]) & rel) for r, rel in zip(ranked, relevant)]
+        hits = [len(set(r[:k]) & rel) for r, rel in zip(ranked, relevant, strict=True)]
         assert precision_at_k(ranked, relevant, k) == pytest.approx(np.mean([h / k for h in hits]))
-        assert recall_at_k(ranked, relevant, k) == pytest.approx(np.mean([h / len(rel) for h, rel in zip(hits, relevant)]))
+        assert recall_at_k(ranked, relevant, k) == pytest.approx(np.mean([h / len(rel) for h, rel in zip(hits, relevant, strict=True)]))
 
 
 def test_short_lists_padding_and_string_ids():

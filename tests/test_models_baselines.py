@@ -14,7 +14,7 @@ def test_popularity_counts_users_per_item(tiny_df):
 def test_ease_equals_column_wise_ridge_regressions(synthetic_df):
     """EASE's closed form = for each item j, ridge-regress column j on all other columns (Steck 2019, eq. 8)."""
     lam = 20.0
-    model = EASERecommender(l2_reg=lam).fit(synthetic_df)
+    model = EASERecommender(reg_lambda=lam).fit(synthetic_df)
     X = model.seen_.toarray().astype(np.float64)
     for j in [0, 7, 42]:
         others = np.delete(np.arange(X.shape[1]), j)
@@ -28,7 +28,7 @@ def test_ease_equals_column_wise_ridge_regressions(synthetic_df):
 def test_ease_beats_popularity_on_synthetic(synthetic_df):
     train, test = InteractionDataset(synthetic_df, implicit=True).split(test_size=0.25, strategy="user_random")
     ev = Evaluator(metrics=["ndcg"], k_values=[10])
-    ease = ev.evaluate(EASERecommender(l2_reg=50.0).fit(train.data), test, train_data=train)
+    ease = ev.evaluate(EASERecommender(reg_lambda=50.0).fit(train.data), test, train_data=train)
     pop = ev.evaluate(PopularityRecommender().fit(train.data), test, train_data=train)
     assert ease["ndcg@10"] > pop["ndcg@10"] + 0.05
 
@@ -38,7 +38,7 @@ def test_ml100k_full_ranking_numbers(ml100k):
     """The issue's acceptance numbers: data, split, model and metrics agree with the literature."""
     train, test = InteractionDataset(ml100k, implicit=True).split(test_size=0.25, strategy="user_random", seed=42)
     ev = Evaluator(metrics=["precision", "ndcg"], k_values=[10])
-    ease = ev.evaluate(EASERecommender(l2_reg=500.0).fit(train.data), test, train_data=train)
+    ease = ev.evaluate(EASERecommender(reg_lambda=500.0).fit(train.data), test, train_data=train)
     pop = ev.evaluate(PopularityRecommender().fit(train.data), test, train_data=train)
     assert ease["ndcg@10"] >= 0.47 and ease["precision@10"] >= 0.40
     assert 0.22 <= pop["ndcg@10"] <= 0.26

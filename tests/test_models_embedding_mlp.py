@@ -93,7 +93,7 @@ def test_keras_rating_inputs_and_dropout(tiny_df):
                                                                                val_data=tiny_df)
     assert model.n_val_skipped_ == 1 and np.isfinite(model.history_.to_frame()["rmse"]).all()  # item 15: unknown, counted
     plain, dropped = build_keras_mlp(4, 6, 5, (16, 8)), build_keras_mlp(4, 6, 5, (16, 8), dropout=0.3)
-    assert [l.name for l in dropped.layers if l.name.startswith("dropout")] == ["dropout_0", "dropout_1"]
+    assert [layer.name for layer in dropped.layers if layer.name.startswith("dropout")] == ["dropout_0", "dropout_1"]
     assert plain.count_params() == dropped.count_params()
     with pytest.raises(ValueError, match="'dropout' parameter of build_keras_mlp must be a float in \\(0, 1\\)"):
         build_keras_mlp(4, 6, dropout=1.0)

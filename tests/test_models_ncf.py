@@ -52,6 +52,7 @@ def test_recommender_learns_and_never_recommends_seen_items(kind, parts):
     assert all(not ({i for i, _ in recs[u]} & seen[u]) for u in recs)
 
 
+@pytest.mark.slow
 def test_neumf_beats_popularity_with_pretraining_and_validation(parts):
     train, val, test = parts
     seen_epochs = []
@@ -87,6 +88,7 @@ def test_bad_hyperparameters(parts, kwargs, match):
         NCFRecommender(device="cpu", verbose=False, **kwargs).fit(parts[0].data)
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_default_ncf_on_ml100k(ml100k):
     """The issue's bar: defaults, per-user 75/25 split, full ranking: nDCG@10 >= 0.42 (EASE: 0.485)."""

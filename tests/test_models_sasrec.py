@@ -10,7 +10,7 @@ from course_utils.models.sasrec import SASRec, causal_mask
 
 def _encoder(**kw):
     torch.manual_seed(0)
-    return SASRec(**{"n_items": 30, "d": 16, "n_blocks": 2, "n_heads": 2, "max_len": 8, "dropout": 0.0, **kw}).eval()
+    return SASRec(**{"n_items": 30, "dim": 16, "n_layers": 2, "n_heads": 2, "max_len": 8, "dropout": 0.0, **kw}).eval()
 
 
 def test_causal_mask():
@@ -66,7 +66,7 @@ def loo(synthetic_df):
 
 
 def _model(**kw):
-    return SASRecRecommender(**{"hidden_units": 16, "n_blocks": 1, "max_seq_length": 20, "epochs": 10, "batch_size": 64,
+    return SASRecRecommender(**{"embedding_dim": 16, "n_layers": 1, "max_seq_length": 20, "epochs": 10, "batch_size": 64,
                                 "learning_rate": 0.005, "device": "cpu", "verbose": False, **kw})
 
 
@@ -101,12 +101,12 @@ def test_attention_weights_for_a_user_and_for_items(loo):
     train, _ = loo
     model = _model(epochs=2, n_heads=2).fit(train.data)
     user = train.data["user_id"].iloc[0]
-    items, weights = model.get_attention_weights(user)
+    items, weights = model.get_attention_weights(user=user)
     history = train.data[train.data.user_id == user].sort_values("timestamp", kind="stable")["item_id"].tolist()
     assert items == history[-20:]
     assert len(weights) == 1 and weights[0].shape == (2, len(items), len(items))
     np.testing.assert_allclose(weights[0].sum(-1), 1.0, rtol=1e-5)
-    items2, weights2 = model.get_attention_weights(items[:4])
+    items2, weights2 = model.get_attention_weights(items=items[:4])
     assert items2 == items[:4] and weights2[0].shape == (2, 4, 4)
 
 
@@ -125,14 +125,14 @@ def test_deterministic_and_save_load(loo, tmp_path):
 
 def test_bad_input(loo):
     train, _ = loo
-    with pytest.raises(ValueError, match="'hidden_units' parameter of SASRecRecommender must be divisible by n_heads=3"):
+    with pytest.raises(ValueError, match="'embedding_dim' parameter of SASRecRecommender must be divisible by n_heads=3"):
         _model(n_heads=3).fit(train.data)
     with pytest.raises(ValueError, match="'loss' parameter of SASRecRecommender"):
         _model(loss="mse").fit(train.data)
     with pytest.raises(ValueError, match="timestamp"):
         _model().fit(train.data.drop(columns="timestamp"))
     with pytest.raises(KeyError, match="'items' parameter of get_attention_weights must hold item ids seen in training"):
-        _model(epochs=1).fit(train.data).get_attention_weights([10 ** 9])
+        _model(epochs=1).fit(train.data).get_attention_weights(items=[10 ** 9])
 
 
 def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
@@ -145,7 +145,7 @@ def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
     after = model.score_all(users)
     assert not np.allclose(before, after)  # the test item is now the most recent one
     last = extended.sort_values("timestamp", kind="stable").groupby("user_id")["item_id"].last()
-    items, _ = model.get_attention_weights(users[0])
+    items, _ = model.get_attention_weights(user=users[0])
     assert items[-1] == last[users[0]]
     model.set_histories(train.data)
     np.testing.assert_allclose(model.score_all(users), before, rtol=1e-6)

@@ -6,12 +6,13 @@ import torch
 
 from course_utils import (BERT4RecRecommender, InteractionDataset, LSTMAttentionRecommender, LSTMRecommender,
                           PopularityRecommender, evaluate_next_item)
+from course_utils.models import SASRecRecommender
 from course_utils.models.sequence import BERT4RecEncoder, LSTMAttentionEncoder, LSTMEncoder
 
 ENCODERS = {
-    "lstm": lambda: LSTMEncoder(30, emb_dim=8, hidden_dim=16, dropout=0.0),
-    "lstm_mha": lambda: LSTMAttentionEncoder(30, emb_dim=8, hidden_dim=16, n_heads=4, dropout=0.0),
-    "bert4rec": lambda: BERT4RecEncoder(30, emb_dim=8, n_heads=2, dim_ff=16, max_len=8, dropout=0.0),
+    "lstm": lambda: LSTMEncoder(30, dim=8, hidden_dim=16, dropout=0.0),
+    "lstm_mha": lambda: LSTMAttentionEncoder(30, dim=8, hidden_dim=16, n_heads=4, dropout=0.0),
+    "bert4rec": lambda: BERT4RecEncoder(30, dim=8, n_heads=2, dim_ff=16, max_len=8, dropout=0.0),
 }
 
 
@@ -136,7 +137,7 @@ MODELS = {"lstm": LSTMRecommender, "lstm_mha": LSTMAttentionRecommender, "bert4r
 
 
 def _model(name, **kw):
-    return MODELS[name](**{"emb_dim": 16, "max_seq_length": 20, "batch_size": 64, "epochs": 15, "device": "cpu",
+    return MODELS[name](**{"embedding_dim": 16, "max_seq_length": 20, "batch_size": 64, "epochs": 15, "device": "cpu",
                            "verbose": False, **kw})
 
 
@@ -184,17 +185,24 @@ def test_deterministic_and_attention_weights(parts):
     a, b = (_model("lstm_mha", epochs=2, n_heads=4).fit(train) for _ in range(2))
     user = train.data["user_id"].iloc[0]
     np.testing.assert_array_equal(a.score_all([user]), b.score_all([user]))
-    items, weights = a.get_attention_weights(user)
+    items, (weights,) = a.get_attention_weights(user=user)  # one attention block
     assert weights.shape == (4, len(items), len(items))
     np.testing.assert_allclose(weights.sum(-1), 1, rtol=1e-5)
     assert np.allclose(np.triu(weights, 1), 0)  # nothing from the future
+    bert = _model("bert4rec", epochs=1, n_layers=2).fit(train)
+    items, weights = bert.get_attention_weights(items=items[-5:])
+    assert len(weights) == 2 and all(w.shape == (2, 5, 5) for w in weights)  # one (heads, T, T) array per block
+    np.testing.assert_allclose(weights[1].sum(-1), 1, rtol=1e-5)
+    assert not np.allclose(np.triu(weights[0], 1), 0)  # bidirectional: every position reads the later ones too
+    with pytest.raises(TypeError, match="no attention weights"):
+        _model("lstm", epochs=1).fit(train).get_attention_weights(user=user)
 
 
 def test_bad_input(parts, tiny_df):
     train = parts[0]
     with pytest.raises(ValueError, match="'hidden_dim' parameter of LSTMAttentionRecommender must be divisible by n_heads=5"):
         _model("lstm_mha", n_heads=5).fit(train)
-    with pytest.raises(ValueError, match="'emb_dim' parameter of BERT4RecRecommender must be divisible by n_heads=3"):
+    with pytest.raises(ValueError, match="'embedding_dim' parameter of BERT4RecRecommender must be divisible by n_heads=3"):
         _model("bert4rec", n_heads=3).fit(train)
     with pytest.raises(ValueError, match="'mask_prob' parameter of BERT4RecRecommender"):
         _model("bert4rec", mask_prob=0.0).fit(train)
@@ -202,13 +210,25 @@ def test_bad_input(parts, tiny_df):
         _model("lstm", val_targets=0).fit(train)
     with pytest.raises(ValueError, match="timestamp"):
         _model("lstm").fit(train.data.drop(columns="timestamp"))
-    with pytest.raises(ValueError, match="'windows' parameter of score_next"):
-        _model("lstm", epochs=1).fit(tiny_df).score_next(np.zeros((2, 21), dtype=np.int64))
+    tiny = _model("lstm", epochs=1).fit(tiny_df)
+    with pytest.raises(ValueError, match="'windows' parameter of score_next must be a 2-d array"):
+        tiny.score_next(np.zeros(21, dtype=np.int64))
+    n = len(tiny.item_index_)
+    with pytest.raises(ValueError, match=f"'windows' parameter of score_next must hold item codes in 0..{n}"):
+        tiny.score_next(np.full((1, 3), n + 1))
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm_mha", "bert4rec", "sasrec"])
+def test_a_history_longer_than_max_seq_length_is_truncated_to_its_most_recent_items(parts, name):
+    model = (SASRecRecommender(embedding_dim=16, max_seq_length=20, epochs=1, device="cpu", verbose=False)
+             if name == "sasrec" else _model(name, epochs=1)).fit(parts[0])
+    long = np.random.default_rng(0).integers(1, len(model.item_index_) + 1, size=(3, 35))
+    np.testing.assert_array_equal(model.score_next(long), model.score_next(long[:, -20:]))
 
 
 @pytest.mark.parametrize("model", [
-    lambda: LSTMAttentionEncoder(30, emb_dim=8, hidden_dim=16, n_heads=4, dropout=0.0),
-    lambda: BERT4RecEncoder(30, emb_dim=8, n_layers=2, n_heads=2, dim_ff=16, max_len=8, dropout=0.0),
+    lambda: LSTMAttentionEncoder(30, dim=8, hidden_dim=16, n_heads=4, dropout=0.0),
+    lambda: BERT4RecEncoder(30, dim=8, n_layers=2, n_heads=2, dim_ff=16, max_len=8, dropout=0.0),
 ], ids=["lstm_mha", "bert4rec_2_layers"])
 def test_scoring_from_the_last_query_only_equals_the_full_pass(model):
     torch.manual_seed(0)

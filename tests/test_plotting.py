@@ -27,7 +27,7 @@ def test_long_tail_marks_the_head(synthetic_df):
 def test_metric_comparison(synthetic_df):
     train, test = InteractionDataset(synthetic_df, implicit=True).split(test_size=0.25, strategy="user_random")
     ev = Evaluator(metrics=["ndcg", "precision"], k_values=[10])
-    table = compare({"EASE": ev.evaluate(EASERecommender(l2_reg=50.0).fit(train), test, train_data=train),
+    table = compare({"EASE": ev.evaluate(EASERecommender(reg_lambda=50.0).fit(train), test, train_data=train),
                      "Popularity": ev.evaluate(PopularityRecommender().fit(train), test, train_data=train)})
     ax = plotting.plot_metric_comparison(table)
     assert _labelled(ax) and "full ranking" in ax.get_title() and len(ax.patches) >= 4

@@ -5,28 +5,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import EASERecommender, NotFittedError, PopularityRecommender
+from course_utils import EASERecommender, NotFittedError, PopularityRecommender, models
 
 
 def test_constructor_only_stores_and_params_round_trip():
-    model = EASERecommender(l2_reg=-3)  # validated at fit, like scikit-learn
-    assert model.get_params() == {"l2_reg": -3}
-    assert model.set_params(l2_reg=250.0) is model and model.l2_reg == 250.0
-    assert repr(model) == "EASERecommender(l2_reg=250.0)"
-    with pytest.raises(ValueError, match=r"Invalid parameter 'alpha' for EASERecommender. Valid parameters are: \['l2_reg'\]"):
+    model = EASERecommender(reg_lambda=-3)  # validated at fit, like scikit-learn
+    assert model.get_params() == {"reg_lambda": -3}
+    assert model.set_params(reg_lambda=250.0) is model and model.reg_lambda == 250.0
+    assert repr(model) == "EASERecommender(reg_lambda=250.0)"
+    with pytest.raises(ValueError, match=r"Invalid parameter 'alpha' for EASERecommender. Valid parameters are: \['reg_lambda'\]"):
         model.set_params(alpha=1)
 
 
 def test_fit_returns_self_and_learned_attributes_end_with_underscore(tiny_df):
-    model = EASERecommender(l2_reg=1.0)
+    model = EASERecommender(reg_lambda=1.0)
     assert model.fit(tiny_df) is model
     assert model.B_.shape == (6, 6) and model.seen_.shape == (4, 6)
     assert not hasattr(EASERecommender(), "B_")
 
 
 def test_fit_validates_hyperparameters(tiny_df):
-    with pytest.raises(ValueError, match="'l2_reg' parameter of EASERecommender must be a float > 0. Got -3"):
-        EASERecommender(l2_reg=-3).fit(tiny_df)
+    with pytest.raises(ValueError, match="'reg_lambda' parameter of EASERecommender must be a float > 0. Got -3"):
+        EASERecommender(reg_lambda=-3).fit(tiny_df)
 
 
 def test_recommend_shape_order_and_seen_items(tiny_df):
@@ -47,7 +47,7 @@ def test_recommend_shape_order_and_seen_items(tiny_df):
 def test_recommend_scores_users_in_blocks(tiny_df, monkeypatch):
     import course_utils.recommender as rec
 
-    model = EASERecommender(l2_reg=1.0).fit(tiny_df)
+    model = EASERecommender(reg_lambda=1.0).fit(tiny_df)
     whole = model.recommend([4, 1, 3, 2], k=4)
     calls = []
     score_users = model._score_users
@@ -66,14 +66,14 @@ def test_score_and_score_all(tiny_df):
 
 def test_string_ids_work_end_to_end(tmp_path):
     df = pd.DataFrame({"user_id": ["ann", "ann", "bob", "cy"], "item_id": ["x", "y", "x", "z"]})
-    model = EASERecommender(l2_reg=1.0).fit(df)
+    model = EASERecommender(reg_lambda=1.0).fit(df)
     recs = model.recommend("bob", k=2)
     assert set(recs) == {"bob"} and {i for i, _ in recs["bob"]} <= {"y", "z"}
     loaded = EASERecommender().load(model.save(tmp_path / "m.npz"))
     assert loaded.recommend("bob", k=2) == recs
 
 
-@pytest.mark.parametrize("model", [EASERecommender(l2_reg=5.0), PopularityRecommender()])
+@pytest.mark.parametrize("model", [EASERecommender(reg_lambda=5.0), PopularityRecommender()])
 def test_save_load_round_trip_without_pickle(model, synthetic_df, tmp_path):
     model.fit(synthetic_df)
     path = model.save(tmp_path / "model.bin")
@@ -147,3 +147,59 @@ def test_fit_accepts_a_split_part(tiny_df):
 
     train, _ = InteractionDataset(tiny_df).split(strategy="leave_one_out")
     assert PopularityRecommender().fit(train).seen_.nnz == len(train)
+
+
+# ---------------------------------------------------------------- one vocabulary, and arrays the caller owns
+VOCABULARY = {"embedding_dim", "n_layers", "n_heads", "dropout", "learning_rate", "batch_size", "epochs", "weight_decay",
+              "reg_lambda", "random_state", "device", "module", "verbose"}
+SYNONYMS = {"hidden_units", "n_blocks", "num_blocks", "dropout_rate", "emb_dim", "embed_dim", "dim", "l2_reg", "l2",
+            "lr", "seed", "num_epochs", "n_epochs", "num_heads", "num_layers", "n_factors", "reg", "decay"}
+# wrappers keep their library's names where the course teaches that library (and say so in their docstrings)
+LIBRARY_NAMES = {"LightFMRecommender": {"no_components", "item_alpha", "user_alpha", "num_threads"},
+                 "ALSRecommender": {"factors", "regularization", "iterations"}}
+TORCH = ["BPRMFRecommender", "NCFRecommender", "EmbeddingMLPRecommender", "LightGCNRecommender", "SASRecRecommender",
+         "LSTMRecommender", "LSTMAttentionRecommender", "BERT4RecRecommender"]
+
+
+@pytest.mark.parametrize("name", sorted(models.__all__))
+def test_constructor_signatures_use_the_course_vocabulary(name):
+    import inspect
+
+    cls = getattr(models, name)
+    params = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert not params & SYNONYMS, f"{name} uses {sorted(params & SYNONYMS)}: the course's names are {sorted(VOCABULARY)}"
+    for library_name in LIBRARY_NAMES.get(name, ()):
+        assert library_name in params and library_name in cls.__doc__, f"{name} should say it keeps {library_name}"
+    if name in TORCH:
+        assert {"embedding_dim", "learning_rate", "batch_size", "epochs", "module", "device", "random_state",
+                "verbose"} <= params
+    if name not in ("PopularityRecommender", "EASERecommender"):  # deterministic closed forms have nothing to seed
+        assert "random_state" in params
+
+
+@pytest.fixture(scope="module")
+def every_fitted_model(synthetic_df):
+    fitted = {}
+    for name in sorted(models.__all__):
+        if name == "KerasMLPRecommender":
+            continue  # TensorFlow's import alone takes seconds: its own test file covers it
+        cls, kwargs = getattr(models, name), {}
+        if name in TORCH:
+            kwargs = {"epochs": 1, "device": "cpu", "verbose": False}
+        if name in ("LightFMRecommender", "SurpriseRecommender"):
+            kwargs = {"epochs": 1} if name == "LightFMRecommender" else {}
+        fitted[name] = cls(**kwargs).fit(synthetic_df)
+    return fitted
+
+
+def test_score_all_and_score_next_return_arrays_the_caller_owns(every_fitted_model, synthetic_df):
+    users = synthetic_df["user_id"].unique()[:3].tolist()
+    for name, model in every_fitted_model.items():
+        scores = model.score_all(users)
+        scores[:, :] = -np.inf  # a learner's scores[seen] = -np.inf must work, and change nothing in the model
+        assert np.isfinite(model.score_all(users)).all(), name
+        if hasattr(model, "score_next"):
+            windows = np.tile(np.arange(1, 6), (3, 1))  # item codes 1..5, most recent last
+            nxt = model.score_next(windows)
+            nxt[:] = -np.inf
+            assert np.isfinite(model.score_next(windows)).all(), name

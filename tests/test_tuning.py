@@ -1,5 +1,4 @@
 """course_utils.tuning: the Optuna objective for any course recommender, per-epoch pruning, the sealed test split."""
-import numpy as np
 import optuna
 import pytest
 

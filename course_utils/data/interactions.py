@@ -136,11 +136,11 @@ class InteractionDataset:
         else:
             parts = self._per_user_split(strategy, test_size, val_size, seed)
         names = ["train", "val", "test"] if len(parts) == 3 else ["train", "test"]
-        for name, rows in zip(names, parts):
+        for name, rows in zip(names, parts, strict=True):
             if len(rows) == 0:
                 raise ValueError(f"split(strategy={strategy!r}, test_size={test_size}, val_size={val_size}) gives an empty "
                                  f"{name} part on {len(self):,} interactions from {self.n_users:,} users.")
-        return tuple(InteractionSplit(self.data.iloc[rows].reset_index(drop=True), self, name) for name, rows in zip(names, parts))
+        return tuple(InteractionSplit(self.data.iloc[rows].reset_index(drop=True), self, name) for name, rows in zip(names, parts, strict=True))
 
     def _random_split(self, test_size, val_size, seed):
         from sklearn.model_selection import train_test_split

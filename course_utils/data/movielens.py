@@ -49,7 +49,7 @@ def load_movielens_items(size: str = "100k", data_dir=None) -> pd.DataFrame:
             "item_id": raw["item_id"].astype("int64"),
             "title": raw["title"].astype(str),
             "release_date": pd.to_datetime(raw["release_date"], format="%d-%b-%Y", errors="coerce"),
-            "genres": ["|".join(g for g, on in zip(genre_names, row) if on) for row in flags],
+            "genres": ["|".join(g for g, on in zip(genre_names, row, strict=True) if on) for row in flags],
         })
         items["year"] = items["release_date"].dt.year.astype("Int64")
     else:

@@ -65,8 +65,8 @@ def next_item_windows(sequences, max_len: int, stride: int | None = None):
     if stride is not None:
         check_int(stride, "stride", "next_item_windows", min_value=1)
     inputs, targets = [], []
-    for seq in sequences:
-        seq = np.asarray(seq, dtype=np.int64)
+    for history in sequences:
+        seq = np.asarray(history, dtype=np.int64)
         if len(seq) < 2:
             continue
         ends = [len(seq)]  # the most recent window, always
@@ -119,8 +119,8 @@ def chunk_windows(sequences, max_len: int):
     """
     check_int(max_len, "max_len", "chunk_windows", min_value=1)
     inputs, targets = [], []
-    for seq in sequences:
-        seq = np.asarray(seq, dtype=np.int64)
+    for history in sequences:
+        seq = np.asarray(history, dtype=np.int64)
         for end in range(len(seq), 1, -max_len):
             window = seq[max(0, end - max_len - 1):end]
             inputs.append(window[:-1])
@@ -177,7 +177,7 @@ def next_item_targets(history: pd.DataFrame, targets: pd.DataFrame, item_index: 
     users = events["user_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     windows, target_codes, seen, kept = [], [], [], []
-    for start, end in zip(starts, np.r_[starts[1:], len(users)]):
+    for start, end in zip(starts, np.r_[starts[1:], len(users)], strict=True):
         user_codes, user_rows = codes[start:end], rows[start:end]
         for p in np.flatnonzero(user_rows >= 0):
             before = user_codes[:p]

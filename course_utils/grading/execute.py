@@ -51,9 +51,9 @@ def run_notebook(nb, workdir: Path, private: Path, *, cell_timeout: int = 120, n
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
 
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.execute", str(private / "spec.json")],
-                            stdout=subprocess.DEVNULL, stderr=open(private / "worker.log", "wb"), preexec_fn=limits,
-                            start_new_session=True)
+    with open(private / "worker.log", "wb") as log:  # the worker keeps its own copy of the file descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.execute", str(private / "spec.json")],
+                                stdout=subprocess.DEVNULL, stderr=log, preexec_fn=limits, start_new_session=True)
     try:
         proc.wait(timeout=notebook_timeout + 90)
     except subprocess.TimeoutExpired:

@@ -114,7 +114,7 @@ def _structure_problems(sub, src_checks) -> dict[str, str]:
             problems[sc.grade_id] = "the locked check cell was edited"
     present = [sc.grade_id for sc in src_checks if sc.grade_id not in problems]
     order = sorted(present, key=lambda g: found[g][0].index)
-    for expected, actual in zip(present, order):
+    for expected, actual in zip(present, order, strict=True):
         if expected != actual:
             problems.setdefault(expected, "the check cells were moved out of their places")
     return problems
@@ -167,7 +167,7 @@ def grade(submissions: list[Path], out: Path, source_dir: Path, jobs: int = 1, l
     results: list[ExerciseResult] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(grade_notebook, p, s, sources, workroot, limits) for p, s in zip(submissions, students)]
+            futures = [pool.submit(grade_notebook, p, s, sources, workroot, limits) for p, s in zip(submissions, students, strict=True)]
             for f in tqdm(futures, desc="grading", unit="notebook", disable=not progress):
                 results.extend(f.result())
     finally:

@@ -1,7 +1,7 @@
 """Baselines every neural model must beat: most popular items, and EASE (Steck, WWW 2019).
 
-EASE learns an item-item weight matrix B in closed form: minimize ||X - XB||^2 + l2_reg ||B||^2 with diag(B) = 0.
-With P = (X^T X + l2_reg I)^-1 the solution is B_ij = -P_ij / P_jj (and B_jj = 0); a user's scores are x_u B.
+EASE learns an item-item weight matrix B in closed form: minimize ||X - XB||^2 + reg_lambda ||B||^2 with diag(B) = 0.
+With P = (X^T X + reg_lambda I)^-1 the solution is B_ij = -P_ij / P_jj (and B_jj = 0); a user's scores are x_u B.
 """
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ class PopularityRecommender(BaseRecommender):
 
     def score_next(self, windows):
         """Next-item scores (chapter 5's evaluate_next_item), the same whatever the window holds: log(count + 1), so
-        that a softmax over them is a probability (count + 1) / total and the cross-entropy means something."""
-        return np.broadcast_to(np.log1p(self.item_counts_), (len(windows), len(self.item_counts_)))
+        that a softmax over them is a probability (count + 1) / total and the cross-entropy means something.
+        Returns an (n, n_items) array the caller owns."""
+        return np.tile(np.log1p(self.item_counts_), (len(windows), 1))
 
     def _get_state(self):
         return {"item_counts": self.item_counts_}
@@ -38,20 +39,21 @@ class PopularityRecommender(BaseRecommender):
 class EASERecommender(BaseRecommender):
     """Embarrassingly Shallow Autoencoder: a closed-form item-item linear model on the binary interaction matrix.
 
-    l2_reg: the ridge penalty (500 suits MovieLens 100K; larger catalogues often want 100-3000).
+    reg_lambda: the L2 term lambda ||B||^2 of the paper's objective ||X - XB||^2 + lambda ||B||^2 (Steck, WWW 2019;
+    500 suits MovieLens 100K; larger catalogues often want 100-3000).
     Memory and time grow with n_items^2 and n_items^3: fine up to ~20,000 items on a laptop.
     """
 
-    def __init__(self, l2_reg: float = 500.0):
-        self.l2_reg = l2_reg
+    def __init__(self, reg_lambda: float = 500.0):
+        self.reg_lambda = reg_lambda
 
     def _validate_params(self):
-        check_positive(self.l2_reg, "l2_reg", "EASERecommender")
+        check_positive(self.reg_lambda, "reg_lambda", "EASERecommender")
 
     def _fit(self, df, val_df, callbacks):
         X = self.seen_.astype(np.float64)
         gram = (X.T @ X).toarray()
-        gram[np.diag_indices_from(gram)] += self.l2_reg
+        gram[np.diag_indices_from(gram)] += self.reg_lambda
         P = np.linalg.inv(gram)
         B = P / (-np.diag(P))[None, :]
         B[np.diag_indices_from(B)] = 0.0

@@ -47,7 +47,7 @@ class SurpriseRecommender(BaseRecommender):
 
     def _score_pairs(self, users, items):
         users_raw, items_raw = self.user_index_.to_numpy()[users], self.item_index_.to_numpy()[items]
-        return np.array([self.algo_.predict(u, i).est for u, i in zip(users_raw.tolist(), items_raw.tolist())])
+        return np.array([self.algo_.predict(u, i).est for u, i in zip(users_raw.tolist(), items_raw.tolist(), strict=True)])
 
     def _score_users(self, users):
         return self._score_users_by_pairs(users)

@@ -31,6 +31,10 @@ class LightFMRecommender(_FactorsRecommender):
 
     Defaults measured on MovieLens 100K (per-user 75/25, full ranking): WARP nDCG@10 0.44 in 1.5 s; BPR is weaker there
     (0.30-0.34), as LightFM's documentation warns.
+
+    The hyperparameters keep LightFM's own names (no_components, item_alpha, user_alpha, num_threads; epochs and
+    learning_rate are LightFM's too), because the course teaches the library itself: what you learn here reads
+    straight into its documentation. random_state: an int seeds LightFM; None leaves it unseeded.
     """
 
     def __init__(self, loss: str = "warp", no_components: int = 32, learning_rate: float = 0.05, item_alpha: float = 1e-6,
@@ -69,6 +73,10 @@ class ALSRecommender(_FactorsRecommender):
     """Implicit-feedback ALS (implicit library): confidence 1 + alpha * r for observed pairs, weighted least squares.
 
     Defaults measured on MovieLens 100K (per-user 75/25, full ranking): nDCG@10 0.48 in 0.2 s.
+
+    The hyperparameters keep implicit's own names (factors, regularization, alpha, iterations), because the course
+    teaches the library itself: what you learn here reads straight into its documentation. random_state: an int seeds
+    implicit; None leaves it unseeded.
     """
 
     def __init__(self, factors: int = 16, regularization: float = 0.05, alpha: float = 1.0, iterations: int = 15,

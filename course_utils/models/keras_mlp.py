@@ -160,7 +160,7 @@ def copy_keras_weights(keras_model, module) -> None:
         linear = [m for m in module.mlp if isinstance(m, torch.nn.Linear)]
         if len(dense) != len(linear):
             raise ValueError(f"The Keras model has {len(dense)} Dense layers and the module {len(linear)} Linear layers.")
-        for d, lin in zip(dense, linear):
+        for d, lin in zip(dense, linear, strict=True):
             kernel, bias = d.get_weights()
             lin.weight.copy_(torch.as_tensor(kernel.T))
             lin.bias.copy_(torch.as_tensor(bias))

@@ -10,6 +10,11 @@ The graph: users and items are the n = n_users + n_items nodes, every training i
 
 The only weights are E^(0). Training: BPR on (user, observed item, sampled item) triples, L2 on the E^(0) rows the
 batch uses. The normalized adjacency is built once per fit (a sparse CSR matrix) and kept on the model.
+
+The module contract (``LightGCNRecommender(module=...)``): ``module(n_users=, n_items=, dim=, n_layers=)`` builds an
+nn.Module with ``embedding`` (E^(0), an nn.Embedding of n_users + n_items rows, users first), ``set_graph(adjacency)``
+(the (n, n) torch sparse CSR A_hat) and ``propagate() -> (users (n_users, dim), items (n_items, dim))``, the final
+embeddings; scores are their dot products.
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_int, check_positive
-from ..recommender import TorchRecommender
+from .._validation import check_choice, check_int
+from ..losses import bpr_loss, l2_penalty
+from ..torch_recommender import TorchRecommender
 
 
 def normalized_adjacency(interactions) -> sp.csr_matrix:
@@ -113,17 +119,17 @@ class LightGCNRecommender(TorchRecommender):
     """LightGCN with the BPR loss, trained by the course's loop; full-ranking scores come from cached final embeddings.
 
     embedding_dim: size of E^(0); n_layers: propagation steps K; learning_rate, batch_size, epochs: Adam's schedule
-    (one epoch = one pass over the training interactions); reg_lambda: L2 on the E^(0) rows of a batch; n_negatives:
-    sampled items per observed pair (BPR averages over them); sampling: how an epoch's (user, item) pairs are drawn,
-    "interaction" (every training pair once, shuffled) or "user" (a user drawn uniformly, then one of its items: the
-    NGCF/LightGCN papers' sampler, under which every user weighs the same, as in per-user averaged metrics);
-    lr_schedule: "linear" lowers the learning rate linearly
-    to 0 over the training steps (it lets the embeddings settle: +0.01-0.02 nDCG@10 on MovieLens), "constant" keeps it;
-    device: "auto", "cpu" or "cuda"; random_state seeds
-    initialization, shuffling and sampling (training never touches the global random state).
+    (one epoch = one pass over the training interactions); reg_lambda: the paper's L2 term on the E^(0) rows of a
+    batch; n_negatives: sampled items per observed pair (BPR averages over them); sampling: how an epoch's (user, item)
+    pairs are drawn, "interaction" (every training pair once, shuffled) or "user" (a user drawn uniformly, then one of
+    its items: the NGCF/LightGCN papers' sampler, under which every user weighs the same, as in per-user averaged
+    metrics); lr_schedule: "linear" lowers the learning rate linearly to 0 over the training steps (it lets the
+    embeddings settle: +0.01-0.02 nDCG@10 on MovieLens), "constant" keeps it; module: the nn.Module class to train
+    (None: LightGCN, above); device: "auto", "cpu" or "cuda"; random_state seeds initialization, shuffling and
+    sampling (None: not seeded).
 
     Defaults, measured on MovieLens 100K (per-user 75/25 split, full ranking; python -m benchmarks run lightgcn-ml100k): nDCG@10
-    0.479 in about 30 s on a 2-core CPU. The paper's Gowalla settings (learning_rate=0.001, reg_lambda=1e-4, batch
+    0.474 in about 20 s on a 2-core CPU. The paper's Gowalla settings (learning_rate=0.001, reg_lambda=1e-4, batch
     2048, lr_schedule="constant") suit large sparse graphs; on MovieLens they underfit in 50 epochs. On Gowalla,
     sampling="user", batch 8192, learning_rate=0.002 (constant), reg_lambda=1e-4 reach the paper's Recall@20 and
     NDCG@20 (0.1818 / 0.1551) after 700 epochs, 242 s of training on one H100 (python -m benchmarks run lightgcn-gowalla).
@@ -132,9 +138,12 @@ class LightGCNRecommender(TorchRecommender):
     ``adjacency_`` is the normalized adjacency (scipy CSR) and ``history_`` the training history.
     """
 
+    _default_module = LightGCN
+
     def __init__(self, embedding_dim: int = 64, n_layers: int = 3, learning_rate: float = 0.02, batch_size: int = 2048,
                  epochs: int = 60, reg_lambda: float = 1e-3, n_negatives: int = 1, sampling: str = "interaction",
-                 lr_schedule: str = "linear", device: str = "auto", random_state: int | None = 42, verbose: bool = True):
+                 lr_schedule: str = "linear", module=None, device: str = "auto", random_state: int | None = 42,
+                 verbose: bool = True):
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.learning_rate = learning_rate
@@ -144,101 +153,73 @@ class LightGCNRecommender(TorchRecommender):
         self.n_negatives = n_negatives
         self.sampling = sampling
         self.lr_schedule = lr_schedule
+        self.module = module
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     def _validate_params(self):
-        f = "LightGCNRecommender"
-        check_int(self.embedding_dim, "embedding_dim", f, min_value=1)
+        f = type(self).__name__
         check_int(self.n_layers, "n_layers", f, min_value=0)
-        check_int(self.batch_size, "batch_size", f, min_value=1)
-        check_int(self.epochs, "epochs", f, min_value=1)
         check_int(self.n_negatives, "n_negatives", f, min_value=1)
-        check_positive(self.learning_rate, "learning_rate", f)
-        check_positive(self.reg_lambda, "reg_lambda", f, strict=False)
         check_choice(self.sampling, "sampling", ["interaction", "user"], f)
         check_choice(self.lr_schedule, "lr_schedule", ["linear", "constant"], f)
-        self._torch_device()
+        super()._validate_params()
 
-    def _build_module(self):
-        return LightGCN(len(self.user_index_), len(self.item_index_), self.embedding_dim, self.n_layers)
+    def _module_kwargs(self):
+        return {"n_users": len(self.user_index_), "n_items": len(self.item_index_), "dim": self.embedding_dim,
+                "n_layers": self.n_layers}
 
     def _attach_graph(self, device) -> None:
         self.adjacency_ = normalized_adjacency(self.seen_)
         self.module_.set_graph(to_torch_csr(self.adjacency_, device))
-        self._embeddings = None
+        self._forget_cache()
 
-    def _fit(self, df, val_df, callbacks):
+    def _prepare(self, df):
         from ..data.sampling import TorchUniformSampler, UniformSampler
-        from ..evaluation import Evaluator
-        from ..losses import bpr_loss, l2_penalty
-        from ..training import fit_loop, linear_decay
 
         n_items = len(self.item_index_)
         if n_items < 2 or (np.diff(self.seen_.indptr) >= n_items).any():
             raise ValueError(f"LightGCNRecommender.fit needs every user to have an item they did not interact with "
                              f"(BPR samples one); the training data has {n_items} items and a user who has them all.")
-        device = self._torch_device()
-        seed = 0 if self.random_state is None else self.random_state
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            self.module_ = self._build_module().to(device)
-            self._attach_graph(device)
-            pairs = self.seen_.tocoo()
-            users_np, items_np = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
-            n_neg, bs, n_pairs = self.n_negatives, self.batch_size, len(users_np)
-            on_torch = device.type == "cuda" or self.sampling == "user"
-            if on_torch:  # drawn where the model trains: on a GPU no per-epoch CPU work or copy
-                generator = torch.Generator(device=device).manual_seed(seed)
-                torch_sampler = TorchUniformSampler(self.seen_, device, generator)
-                users_t, items_t = torch.from_numpy(users_np).to(device), torch.from_numpy(items_np).to(device)
-            else:
-                sampler = UniformSampler(n_items, random_state=seed)
-                rng = np.random.default_rng(seed)
+        self._attach_graph(self._device)
+        pairs = self.seen_.tocoo()
+        self._pairs = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
+        # drawn where the model trains: on a GPU no per-epoch CPU work or copy
+        self._on_torch = self._device.type == "cuda" or self.sampling == "user"
+        if self._on_torch:
+            self._sampler = TorchUniformSampler(self.seen_, self._device, self._generator)
+            self._pairs = tuple(torch.from_numpy(a).to(self._device) for a in self._pairs)
+        else:
+            self._sampler = UniformSampler(n_items, random_state=self._rng)
 
-            def batches(epoch):
-                self._embeddings = None  # the weights change: cached scores are stale
-                if on_torch:
-                    if self.sampling == "user":
-                        u, i = torch_sampler.sample_pairs(n_pairs)  # an epoch = as many draws as training pairs
-                    else:
-                        order = torch.randperm(n_pairs, generator=generator, device=device)
-                        u, i = users_t[order], items_t[order]
-                    j = torch_sampler.sample(u, n_neg)
-                else:
-                    order = rng.permutation(n_pairs)
-                    u = users_np[order]
-                    neg = sampler.sample(u, self.seen_, n_neg)  # (n_pairs, n_neg), never a training item of the user
-                    u, i, j = (torch.from_numpy(a).to(device) for a in (u, items_np[order], neg))  # one copy per epoch
-                for s in range(0, len(u), bs):
-                    yield u[s:s + bs], i[s:s + bs], j[s:s + bs]
+    def _epoch_data(self, epoch):
+        users, items = self._pairs
+        if not self._on_torch:  # NumPy: negatives never a training item of the user; one copy per epoch
+            negatives = self._sampler.sample(users, self.seen_, self.n_negatives)
+            return tuple(torch.from_numpy(a).to(self._device) for a in (users, items, negatives))
+        if self.sampling == "user":
+            users, items = self._sampler.sample_pairs(len(users))  # an epoch = as many draws as training pairs
+        return users, items, self._sampler.sample(users, self.n_negatives)
 
-            def step(batch):
-                u, i, j = batch
-                users_final, items_final = self.module_.propagate()
-                eu = users_final[u]  # (B, dim)
-                pos = (eu * items_final[i]).sum(-1)  # (B,)
-                neg = (eu.unsqueeze(1) * items_final[j]).sum(-1)  # (B, n_neg)
-                e0 = self.module_.embedding.weight  # the L2 term is on E^(0), the only weights
-                n_users = self.module_.n_users
-                reg = l2_penalty(e0[u], e0[n_users + i], e0[n_users + j] / n_neg ** 0.5, batch_size=len(u))
-                return bpr_loss(pos, neg) + self.reg_lambda * reg
+    def _loss(self, batch):
+        u, i, j = batch
+        users_final, items_final = self.module_.propagate()
+        eu = users_final[u]  # (B, dim)
+        pos = (eu * items_final[i]).sum(-1)  # (B,)
+        neg = (eu.unsqueeze(1) * items_final[j]).sum(-1)  # (B, n_neg)
+        e0, n_users = self.module_.embedding.weight, len(self.user_index_)  # the L2 term is on E^(0), the only weights
+        reg = l2_penalty(e0[u], e0[n_users + i], e0[n_users + j] / j.shape[1] ** 0.5, batch_size=len(u))
+        return bpr_loss(pos, neg) + self.reg_lambda * reg
 
-            validate = None
-            if val_df is not None:
-                evaluator = Evaluator(metrics=["ndcg", "recall", "hit_rate"], k_values=[10])
+    def _scheduler(self, optimizer):
+        if self.lr_schedule == "constant":
+            return None
+        from ..training import linear_decay
 
-                def validate():
-                    self._embeddings = None
-                    return evaluator.evaluate(self, val_df, train_data=df).metrics()
+        return linear_decay(optimizer, self.epochs * -(-len(self._pairs[0]) // self.batch_size))
 
-            # fused: one kernel for the whole update on a GPU (the default runs several per step)
-            optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate, fused=device.type == "cuda")
-            steps = self.epochs * -(-len(users_np) // bs)
-            scheduler = linear_decay(optimizer, steps) if self.lr_schedule == "linear" else None
-            self.history_ = fit_loop(self.module_, batches, step, optimizer, self.epochs, validate, callbacks,
-                                     progress=self.verbose, desc=type(self).__name__, scheduler=scheduler)
+    def _forget_cache(self):
         self._embeddings = None
 
     # ------------------------------------------------------------------ embeddings and scores
@@ -252,25 +233,19 @@ class LightGCNRecommender(TorchRecommender):
 
     def get_user_embeddings(self) -> np.ndarray:
         """(n_users, embedding_dim) final user embeddings; row r is user ``user_index_[r]``."""
-        return self._final_embeddings()[0].cpu().numpy()
+        return self._final_embeddings()[0].cpu().numpy().copy()
 
     def get_item_embeddings(self) -> np.ndarray:
         """(n_items, embedding_dim) final item embeddings; row r is item ``item_index_[r]``."""
-        return self._final_embeddings()[1].cpu().numpy()
+        return self._final_embeddings()[1].cpu().numpy().copy()
 
     def _score_users(self, users):
         u, i = self._final_embeddings()
-        idx = torch.as_tensor(np.asarray(users), dtype=torch.long, device=u.device)
-        return (u[idx] @ i.T).cpu().numpy()  # (len(users), n_items)
+        return (u[self._tensor(users, torch.long)] @ i.T).cpu().numpy()  # (len(users), n_items)
 
     def _score_pairs(self, users, items):
         u, i = self._final_embeddings()
-        dev = u.device
-        users = torch.as_tensor(np.asarray(users), dtype=torch.long, device=dev)
-        items = torch.as_tensor(np.asarray(items), dtype=torch.long, device=dev)
-        return (u[users] * i[items]).sum(-1).cpu().numpy()
+        return (u[self._tensor(users, torch.long)] * i[self._tensor(items, torch.long)]).sum(-1).cpu().numpy()
 
-    def load(self, path):
-        super().load(path)
+    def _after_load(self):
         self._attach_graph(self._torch_device())  # the graph is the saved training interactions
-        return self

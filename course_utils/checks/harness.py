@@ -1,0 +1,181 @@
+"""What the chapter modules' checkers share: ``function_exercise`` (registers a checker, and checks the learner's
+signature before it runs), answers read as numbers or arrays, property cases and seeded hidden cases, and the two
+checkers several chapters reuse (ranking metrics, torch modules).
+
+A checker takes the learner's answer and returns (ok, message); the message names the first failing case in words
+("a perfect ranking should score 1"), never the expected number of a hidden case.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .core import Exercise, register
+
+
+def signature_problem(fn, params: list[str]) -> str | None:
+    """A message when ``fn`` cannot be called with the arguments ``params``, else None."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind(*params)
+    except TypeError:
+        return f"your function must take the arguments ({', '.join(params)}); yours takes {sig}."
+    return None
+
+
+def function_exercise(exercise_id: str, title: str, points: int, takes: list[str], hint: str):
+    """Register the decorated checker as the "function" exercise ``exercise_id``. The learner's function must accept
+    the arguments ``takes`` (a plain message says so otherwise) before the checker runs on it."""
+
+    def decorate(checker):
+        def run(fn):
+            problem = signature_problem(fn, takes)
+            return (False, problem) if problem else checker(fn)
+
+        register(Exercise(exercise_id, title, points, "function", hint, run=run))
+        return run
+
+    return decorate
+
+
+def as_number(x) -> float | None:
+    """The learner's result as a float (from an int, a numpy scalar, a 0-d tensor...), or None."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_array(x) -> np.ndarray | None:
+    """The learner's result as a float64 array (from a list, an array or a tensor), or None."""
+    try:
+        return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def compare_arrays(got, expected: np.ndarray, what: str, case: str) -> str | None:
+    """A message when ``got`` differs from ``expected`` in type, shape, finiteness or values, else None."""
+    got = as_array(got)
+    if got is None:
+        return f"{what} must be a numpy array (or a tensor) of numbers."
+    if got.shape != expected.shape:
+        return f"for {case} {what} should have shape {expected.shape}; yours has {got.shape}."
+    if not np.isfinite(got).all():
+        return f"for {case} {what} holds NaN or inf: a node of degree 0 must give 0, not a division by zero."
+    if not np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        return f"for {case} {what} has the right shape but wrong values."
+    return None
+
+
+def number_cases_verdict(fn, properties, hidden_cases, reference, name: str, success: str, tolerance: float = 1e-9):
+    """(ok, message) for a function that returns a number: (False, the first failing case) or (True, ``success``).
+
+    properties: (description, args, expected) cases the message may show; hidden_cases: (description, args) pairs
+    compared with ``reference(*args)``, whose message says what the case looks like but not its expected value.
+    Each call gets its own copy of the arguments, so a learner's function that changes them in place changes nothing.
+    """
+    for description, args, expected in properties:
+        got = as_number(fn(*_copies(args)))
+        if got is None or abs(got - expected) > tolerance:
+            return False, f"{description}: your {name} gives {got!r}."
+    for description, args in hidden_cases:
+        got = as_number(fn(*_copies(args)))
+        if got is None or abs(got - reference(*args)) > tolerance:
+            return False, f"it passes the simple cases but not a random one ({description})."
+    return True, success
+
+
+def _copies(args):
+    return [a.copy() if hasattr(a, "copy") else a for a in args]
+
+
+# ---------------------------------------------------------------- ranking metrics: metric(ranked, relevant, k)
+def _ranking_cases(seed: int, n: int = 30):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        n_items = int(rng.integers(5, 40))
+        ranked = rng.permutation(n_items)[: int(rng.integers(1, n_items + 1))].tolist()
+        relevant = set(rng.choice(n_items, int(rng.integers(1, min(8, n_items) + 1)), replace=False).tolist())
+        k = int(rng.integers(1, 15))
+        yield f"a list of {len(ranked)} items, {len(relevant)} relevant, k={k}", (ranked, relevant, k)
+
+
+def ranking_metric_run(name: str, reference, properties):
+    """A checker for a learner's ``metric(ranked, relevant, k) -> float`` on one user's list: the ``properties``
+    (description, (ranked, relevant, k), expected), then hidden random lists compared with ``reference``."""
+
+    def run(fn):
+        problem = signature_problem(fn, ["ranked", "relevant", "k"])
+        if problem:
+            return False, problem
+        shown = [(f"{description} (ranked={ranked}, relevant={relevant}, k={k})", (ranked, relevant, k), expected)
+                 for description, (ranked, relevant, k), expected in properties]
+        return number_cases_verdict(fn, shown, _ranking_cases(seed=7), reference, name,
+                                    f"correct: {name} passes the property tests and the hidden cases.", tolerance=1e-6)
+
+    return run
+
+
+# ---------------------------------------------------------------- torch modules: shape, then learning on a fixed batch
+def mse(pred, target):
+    """The mean squared error of two tensors (the loss of the rating exercises)."""
+    return ((pred - target) ** 2).mean()
+
+
+def _build(answer, kwargs: dict):
+    """Call a class or factory with the keyword arguments its signature accepts (an instance is used as is)."""
+    if not (inspect.isfunction(answer) or isinstance(answer, type)):
+        return answer
+    try:
+        params = inspect.signature(answer).parameters
+    except (TypeError, ValueError):
+        return answer()
+    return answer(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: float = 0.01, ctor_kwargs: dict | None = None):
+    """A checker for a learner's torch module (or a class/function that builds one, given ``ctor_kwargs`` it accepts):
+    right output shape on a fixed batch, and the loss goes down after a few Adam steps on that batch."""
+
+    def run(answer):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the same verdict on every run, and the learner's RNG untouched
+            torch.manual_seed(0)
+            return _run(answer)
+
+    def _run(answer):
+        import torch
+
+        module = _build(answer, ctor_kwargs or {})
+        if not isinstance(module, torch.nn.Module):
+            return False, f"expected a torch.nn.Module (or a function that returns one), got {type(module).__name__}."
+        inputs, target = make_module_input()
+        try:
+            out = module(*inputs)
+        except Exception as err:  # the learner's forward: report, don't crash the notebook
+            return False, f"calling your module on a batch raised {type(err).__name__}: {err}."
+        if tuple(out.shape) != tuple(output_shape):
+            return False, f"your module's output has shape {tuple(out.shape)}; this exercise needs {tuple(output_shape)}."
+        params = [p for p in module.parameters() if p.requires_grad]
+        if not params:
+            return False, "your module has no trainable parameters."
+        opt = torch.optim.Adam(params, lr=lr)
+        first = None
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(module(*inputs), target)
+            first = loss.item() if first is None else first
+            loss.backward()
+            opt.step()
+        last = loss_fn(module(*inputs), target).item()
+        if not last < 0.9 * first:
+            return False, f"the loss on a fixed batch did not go down after {steps} Adam steps ({first:.3f} -> {last:.3f})."
+        return True, f"correct: output shape {tuple(output_shape)}, and the loss drops from {first:.3f} to {last:.3f} on a fixed batch."
+
+    return run
