@@ -54,13 +54,44 @@ def _keras_too_wide(n_users, n_items):
     return build_keras_mlp(n_users, n_items, embedding_dim=8)
 
 
-class NoSqueeze(nn.Module):  # forgets to squeeze: (B, 1) instead of (B,)
-    def __init__(self, n_users, n_items):
-        super().__init__()
-        self.inner = EmbeddingMLP(n_users, n_items)
-
+class NoSqueeze(EmbeddingMLP):  # forgets to squeeze: (B, 1) instead of (B,)
     def forward(self, users, items):
-        return self.inner(users, items).unsqueeze(-1)
+        return self.mlp(torch.cat([self.user(users), self.item(items)], dim=-1))
+
+
+class ItemFirst(EmbeddingMLP):  # concatenates the item before the user
+    def forward(self, users, items):
+        return self.mlp(torch.cat([self.item(items), self.user(users)], dim=-1)).squeeze(-1)
+
+
+class UserTwice(EmbeddingMLP):  # the user's embedding twice: the rating ignores the item
+    def forward(self, users, items):
+        return self.mlp(torch.cat([self.user(users), self.user(users)], dim=-1)).squeeze(-1)
+
+
+class DetachedMLP(EmbeddingMLP):  # right ratings, but the embeddings are cut off from autograd: they never learn
+    def forward(self, users, items):
+        return self.mlp(torch.cat([self.user(users), self.item(items)], dim=-1).detach()).squeeze(-1)
+
+
+class GMFAdd(GMF):  # adds the embeddings instead of multiplying them
+    def forward(self, users, items):
+        return self.head(self.user(users) + self.item(items)).squeeze(-1)
+
+
+class GMFIgnoresItem(GMF):  # the user's embedding with itself
+    def forward(self, users, items):
+        return self.head(self.user(users) * self.user(users)).squeeze(-1)
+
+
+class GMFSigmoid(GMF):  # returns a probability where the loss expects a logit
+    def forward(self, users, items):
+        return self.head(self.user(users) * self.item(items)).squeeze(-1).sigmoid()
+
+
+class GMFSum(GMF):  # a plain dot product: the head is skipped
+    def forward(self, users, items):
+        return (self.user(users) * self.item(items)).sum(-1)
 
 
 def _sampler(positives, n, n_items, seed):
@@ -119,6 +150,32 @@ def _attention(Q, K, V, mask):
         scores = np.where(mask, scores, -np.inf)
     weights = np.exp(scores - scores.max(-1, keepdims=True))
     weights /= weights.sum(-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _attention_own_causal_mask(Q, K, V, mask):  # ignores the mask it is given and applies np.tril
+    return _attention(Q, K, V, np.tril(np.ones((len(Q), len(K)), dtype=bool)))
+
+
+def _attention_naive_exp(Q, K, V, mask):  # no row maximum subtracted: large scores overflow
+    scores = Q @ K.T / np.sqrt(Q.shape[-1])
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    return weights @ V, weights
+
+
+def _attention_mask_after_softmax(Q, K, V, mask):  # zeroes weights after the softmax: rows no longer sum to 1
+    _, weights = _attention(Q, K, V, None)
+    weights = weights if mask is None else weights * mask
+    return weights @ V, weights
+
+
+def _attention_wrong_axis(Q, K, V, mask):  # softmax over the queries instead of the keys
+    scores = Q @ K.T / np.sqrt(Q.shape[-1])
+    scores = scores if mask is None else np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(0, keepdims=True))
+    weights = weights / weights.sum(0, keepdims=True)
     return weights @ V, weights
 
 
@@ -217,9 +274,9 @@ WRONG = {
     "ch0.ndcg": [lambda ranked, relevant, k: float(any(i in relevant for i in ranked[:k])),
                  lambda ranked, relevant, k: ndcg_at_k([ranked], [relevant], len(ranked))],  # ignores k
     "ch1.keras-model": [_keras_too_wide],
-    "ch1.torch-forward": [NoSqueeze],
+    "ch1.torch-forward": [NoSqueeze, ItemFirst, UserTwice, DetachedMLP],
     "ch2.sampler": [_careless_sampler, lambda positives, n, n_items, seed: [0] * n],
-    "ch2.gmf-forward": [GMFNoHead],
+    "ch2.gmf-forward": [GMFNoHead, GMFAdd, GMFIgnoresItem, GMFSigmoid, GMFSum],
     "ch2.hr": [1.0, 0.5],
     "ch2.ndcg-by-hand": [0.6, 0.5 + 1 / np.log2(13) / 3],
     "ch2.protocol": ["full"],
@@ -231,7 +288,9 @@ WRONG = {
                 lambda pos_scores, neg_scores: float(np.mean(np.logaddexp(0, pos_scores - neg_scores)))],
     "ch4.causal-mask": [lambda n: np.triu(np.ones((n, n))), lambda n: np.tril(np.ones((n, n)), -1)],
     "ch4.attention": [lambda Q, K, V, mask: _attention(Q * np.sqrt(Q.shape[-1]), K, V, mask),  # no scaling
-                      lambda Q, K, V, mask: _attention(Q, K, V, None)],  # ignores the mask
+                      lambda Q, K, V, mask: _attention(Q, K, V, None),  # ignores the mask
+                      _attention_own_causal_mask, _attention_naive_exp, _attention_mask_after_softmax,
+                      _attention_wrong_axis],
     "ch4.training-sequence": [lambda history, max_len: (history[:max_len], history[1:max_len + 1]),
                               lambda history, max_len: _training_pair(history, max_len)[::-1]],
     "ch4.hit-rate": [lambda recommended, next_items, k: float(np.mean([n in r for r, n in zip(recommended, next_items, strict=True)])),

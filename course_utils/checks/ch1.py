@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import frameworks
 from .core import Exercise, register
-from .harness import function_exercise, module_run, mse
+from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, tensors_close
 
 register(  # the data exercises, answered with numbers read from MovieLens 100K
     Exercise("ch1.split-size", "Training rows after a 4:1 split", 1, "exact",
@@ -53,15 +53,45 @@ def keras_model_run(fn):
     return True, "correct: the inputs, the output and every layer's size match."
 
 
-def _rating_batch():
+def reference_rating_mlp(n_users: int, n_items: int, dim: int = 5):
+    """The PyTorch twin of the seed's Keras model, as the exercise's __init__ defines it (ids 1..n, row 0 unused)."""
+    import torch
+    from torch import nn
+
+    class RatingMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.user, self.item = nn.Embedding(n_users + 1, dim), nn.Embedding(n_items + 1, dim)
+            self.mlp = nn.Sequential(nn.Linear(2 * dim, 128), nn.ReLU(), nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 1))
+
+        def forward(self, users, items):
+            return self.mlp(torch.cat([self.user(users), self.item(items)], dim=-1)).squeeze(-1)  # (B,)
+
+    return RatingMLP()
+
+
+def _item_first(module, ref, inputs) -> bool:
+    """Whether the module concatenates the movie's embedding before the user's."""
     import torch
 
-    g = torch.Generator().manual_seed(1)
-    users, items = torch.randint(1, 65, (16,), generator=g), torch.randint(1, 65, (16,), generator=g)
-    return (users, items), torch.randint(1, 6, (16,), generator=g).float()
+    users, items = inputs
+    return tensors_close(module(*inputs), ref.mlp(torch.cat([ref.item(items), ref.user(users)], dim=-1)).squeeze(-1))
 
+
+RATING_DIAGNOSES = (
+    (ignores_input(1),
+     "your rating does not change when only the movie changes: both embeddings must reach the MLP."),
+    (ignores_input(0),
+     "your rating does not change when only the user changes: both embeddings must reach the MLP."),
+    (_item_first, "the first layer reads the user's embedding first and the movie's second (as Keras' "
+                  "Concatenate([user, item])): the order of the two vectors must match the weights it learned."),
+)
 
 register(Exercise("ch1.torch-forward", "The PyTorch twin's forward", 2, "model",
                   "embed users and items, concatenate the two vectors along the last dimension (torch.cat(..., dim=-1)), pass "
                   "them through self.mlp and squeeze the last dimension so that one rating per pair comes out.",
-                  run=module_run(_rating_batch, (16,), mse, steps=60, lr=0.02, ctor_kwargs={"n_users": 64, "n_items": 64})))
+                  run=equivalent_module_run(
+                      reference_rating_mlp, {"n_users": 64, "n_items": 64, "dim": 5},
+                      lambda: id_pair_cases(64, 64, first=1), RATING_DIAGNOSES,
+                      "correct: with the reference's weights your forward gives the same ratings and gradients on a random "
+                      "batch, a batch of one, one user with several movies and several users with one movie.")))

@@ -4,27 +4,63 @@ and HR@10, NDCG@10 and the protocol question read from the notebook's tables (di
 import numpy as np
 
 from .core import Exercise, register
-from .harness import function_exercise, module_run
+from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, tensors_close
 
 
-def _implicit_batch():
-    import torch
+def reference_gmf(n_users: int, n_items: int, dim: int = 16):
+    """GMF as the exercise's __init__ defines it: the element-wise product of the embeddings, then a linear head."""
+    from torch import nn
 
-    g = torch.Generator().manual_seed(2)
-    users, items = torch.randint(0, 64, (16,), generator=g), torch.randint(0, 64, (16,), generator=g)
-    return (users, items), (torch.rand(16, generator=g) < 0.5).float()
+    class GMF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.user, self.item = nn.Embedding(n_users, dim), nn.Embedding(n_items, dim)
+            self.head = nn.Linear(dim, 1)
+
+        def forward(self, users, items):
+            return self.head(self.user(users) * self.item(items)).squeeze(-1)  # (B,) logits
+
+    return GMF()
 
 
-def _bce(pred, target):
-    import torch
+def _logits_from(combine):
+    """A diagnosis: whether the module computes head(combine(p_u, q_i)) instead of head(p_u * q_i)."""
 
-    return torch.nn.functional.binary_cross_entropy_with_logits(pred, target)
+    def test(module, ref, inputs):
+        users, items = inputs
+        return tensors_close(module(*inputs), ref.head(combine(ref.user(users), ref.item(items))).squeeze(-1))
 
+    return test
+
+
+def _sigmoid_of_logits(module, ref, inputs) -> bool:
+    return tensors_close(module(*inputs), ref(*inputs).sigmoid())
+
+
+def _no_head(module, ref, inputs) -> bool:
+    users, items = inputs
+    return tensors_close(module(*inputs), (ref.user(users) * ref.item(items)).sum(-1))
+
+
+GMF_DIAGNOSES = (
+    (_logits_from(lambda p, q: p + q), "you add the two embeddings: GMF combines them element by element with a "
+                                       "product, the generalization of the dot product of matrix factorization."),
+    (ignores_input(1),
+     "your logit does not change when only the item changes: the score must combine the user's and the item's embedding."),
+    (ignores_input(0),
+     "your logit does not change when only the user changes: the score must combine the user's and the item's embedding."),
+    (_sigmoid_of_logits, "return the logit, before the sigmoid: the loss (BCE with logits) applies the sigmoid itself."),
+    (_no_head, "you sum the product's dimensions with equal weights: GMF's output layer learns one weight per dimension."),
+)
 
 register(Exercise("ch2.gmf-forward", "GMF's forward pass", 2, "model",
                   "multiply the user and the item embedding element-wise (p_u * q_i, shape (B, dim)), pass the product through "
                   "self.head and squeeze the last dimension: one logit per pair.",
-                  run=module_run(_implicit_batch, (16,), _bce, steps=60, lr=0.05, ctor_kwargs={"n_users": 64, "n_items": 64})))
+                  run=equivalent_module_run(
+                      reference_gmf, {"n_users": 64, "n_items": 64, "dim": 16}, lambda: id_pair_cases(64, 64, first=0),
+                      GMF_DIAGNOSES, "correct: with the reference's weights your forward gives the same logits and "
+                      "gradients on a random batch, a batch of one, one user with several items and several users with "
+                      "one item.")))
 
 
 @function_exercise(

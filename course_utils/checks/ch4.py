@@ -37,28 +37,69 @@ def _softmax(x):
     hint="scores = Q @ K.T / sqrt(d) with d = Q.shape[-1]; where mask is False set the score to -inf; softmax over "
          "the last axis (subtract the row maximum first); output = weights @ V.")
 def attention_run(fn):
-    """``attention(Q, K, V, mask) -> (output, weights)``: scaled dot-product attention with an optional bool mask."""
+    """``attention(Q, K, V, mask) -> (output, weights)``: scaled dot-product attention with an optional bool mask of
+    any pattern (causal, padding, arbitrary), and scores large enough to overflow a naive exp."""
     rng = np.random.default_rng(9)
-    for t, d, dv, masked in [(3, 2, 2, False), (4, 8, 3, True), (6, 16, 5, True), (5, 4, 4, False)]:
+    for t, d, dv, kind in [(3, 2, 2, None), (4, 8, 3, "causal"), (6, 16, 5, "causal"), (5, 4, 4, None),
+                           (5, 4, 3, "arbitrary"), (6, 8, 4, "padding"), (4, 8, 2, "large scores")]:
         q, k, v = rng.normal(size=(t, d)), rng.normal(size=(t, d)), rng.normal(size=(t, dv))
-        mask = np.tril(np.ones((t, t), dtype=bool)) if masked else None
-        scores = q @ k.T / np.sqrt(d)
-        if masked:
-            scores = np.where(mask, scores, -np.inf)
-        weights = _softmax(scores)
+        if kind == "large scores":  # scores in the thousands: exp overflows unless each row's maximum comes off first
+            q, k = 40 * q, 40 * k
+        mask = _mask(kind, t, rng)
+        weights = _reference_weights(q, k, mask)
         out = fn(q.copy(), k.copy(), v.copy(), None if mask is None else mask.copy())
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             return False, "return a pair (output, weights)."
-        case = f"T={t}, d={d}" + (" with a causal mask" if masked else " without a mask")
+        case = f"T={t}, d={d} {_CASES[kind]}"
         for what, got, exp in (("weights", out[1], weights), ("output", out[0], weights @ v)):
-            problem = compare_arrays(got, exp, what, case)
+            problem = compare_arrays(got, exp, what, case, nonfinite="subtract each row's maximum score before the "
+                                     "exponential (large scores overflow), and keep at least one allowed key per row")
             if problem:
-                if what == "weights" and as_array(got) is not None and as_array(got).shape == exp.shape:
-                    unscaled = _softmax(np.where(mask, q @ k.T, -np.inf) if masked else q @ k.T)
-                    if np.allclose(as_array(got), unscaled, atol=1e-6):
-                        problem += " Divide the scores by sqrt(d) before the softmax."
+                mine = as_array(got)
+                if what == "weights" and mine is not None and mine.shape == exp.shape and np.isfinite(mine).all():
+                    problem += _attention_diagnosis(mine, q, k, mask)
                 return False, problem
     return True, "correct: softmax(Q K^T / sqrt(d)) with masked scores at -inf, then times V."
+
+
+_CASES = {None: "without a mask", "causal": "with a causal mask", "arbitrary": "with an arbitrary mask",
+          "padding": "with a padding mask", "large scores": "with large scores"}
+
+
+def _mask(kind, t: int, rng):
+    """None, or a bool (T, T) mask (True = may attend) of the given kind; every row keeps at least its diagonal."""
+    if kind in (None, "large scores"):
+        return None
+    if kind == "causal":
+        return np.tril(np.ones((t, t), dtype=bool))
+    if kind == "padding":  # the first two positions are padding: no query looks at them (but each looks at itself)
+        mask = np.tril(np.ones((t, t), dtype=bool))
+        mask[:, :2] = False
+        return mask | np.eye(t, dtype=bool)
+    return (rng.random((t, t)) < 0.5) | np.eye(t, dtype=bool)  # arbitrary, and not lower-triangular
+
+
+def _reference_weights(q, k, mask):
+    scores = q @ k.T / np.sqrt(q.shape[-1])
+    return _softmax(scores if mask is None else np.where(mask, scores, -np.inf))
+
+
+def _attention_diagnosis(weights, q, k, mask) -> str:
+    """A sentence naming the mistake when the learner's weights match a known wrong variant, else ''."""
+    scores = q @ k.T
+    if np.allclose(weights, _softmax(np.where(mask, scores, -np.inf) if mask is not None else scores), atol=1e-6):
+        return " Divide the scores by sqrt(d) before the softmax."
+    t = len(q)
+    if np.allclose(weights, _reference_weights(q, k, np.tril(np.ones((t, t), dtype=bool))), atol=1e-6):
+        return (" You apply a causal mask of your own: use the mask you are given (None: no mask; otherwise any "
+                "pattern, padding for instance).")
+    if mask is not None and np.allclose(weights, _reference_weights(q, k, None), atol=1e-6):
+        return " The mask is not applied: masked scores must become -inf before the softmax."
+    if np.allclose(weights.sum(0), 1, atol=1e-6) and not np.allclose(weights.sum(-1), 1, atol=1e-6):
+        return " The softmax runs over the wrong axis: each query's row of weights over the keys must sum to 1."
+    if not np.allclose(weights.sum(-1), 1, atol=1e-6):
+        return " Each row of weights must sum to 1: mask the scores before the softmax, not the weights after it."
+    return ""
 
 
 def reference_training_pair(history, max_len: int):

@@ -58,15 +58,17 @@ def as_array(x) -> np.ndarray | None:
         return None
 
 
-def compare_arrays(got, expected: np.ndarray, what: str, case: str) -> str | None:
-    """A message when ``got`` differs from ``expected`` in type, shape, finiteness or values, else None."""
+def compare_arrays(got, expected: np.ndarray, what: str, case: str,
+                   nonfinite: str = "a node of degree 0 must give 0, not a division by zero") -> str | None:
+    """A message when ``got`` differs from ``expected`` in type, shape, finiteness or values, else None.
+    nonfinite: what the message says about NaN or inf (the usual cause in this exercise)."""
     got = as_array(got)
     if got is None:
         return f"{what} must be a numpy array (or a tensor) of numbers."
     if got.shape != expected.shape:
         return f"for {case} {what} should have shape {expected.shape}; yours has {got.shape}."
     if not np.isfinite(got).all():
-        return f"for {case} {what} holds NaN or inf: a node of degree 0 must give 0, not a division by zero."
+        return f"for {case} {what} holds NaN or inf: {nonfinite}."
     if not np.allclose(got, expected, rtol=1e-5, atol=1e-7):
         return f"for {case} {what} has the right shape but wrong values."
     return None
@@ -179,3 +181,104 @@ def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: fl
         return True, f"correct: output shape {tuple(output_shape)}, and the loss drops from {first:.3f} to {last:.3f} on a fixed batch."
 
     return run
+
+
+# ---------------------------------------------------------------- torch modules: equivalence with a reference
+def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), success: str = ""):
+    """A checker for a learner's torch module whose weights the exercise defines (the learner writes ``forward``).
+
+    The reference module (built here, with ``ctor_kwargs``) lends its weights to the learner's; then, on every input
+    case, the outputs must be equal, and so must the gradients of every weight after one backward pass. ``cases()``
+    yields (description, inputs); ``diagnoses`` are (test(module, reference, inputs) -> bool, message) pairs tried in
+    order when the outputs differ, so that a known mistake gets a message naming the concept it misses.
+    """
+
+    def run(answer):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the same verdict on every run, and the learner's RNG untouched
+            torch.manual_seed(0)
+            return _run(answer)
+
+    def _run(answer):
+        import torch
+
+        module = _build(answer, ctor_kwargs)
+        if not isinstance(module, torch.nn.Module):
+            return False, f"expected a torch.nn.Module (or a class that builds one), got {type(module).__name__}."
+        ref = reference(**ctor_kwargs)
+        try:
+            module.load_state_dict(ref.state_dict())
+        except RuntimeError as err:
+            return False, ("your module's weights are not the exercise's (keep __init__ as given and write forward): "
+                           f"{str(err).splitlines()[-1].strip()}")
+        module.train(False)
+        ref.train(False)
+        g = torch.Generator().manual_seed(1)
+        for description, inputs in cases():
+            try:
+                out = module(*inputs)
+            except Exception as err:  # the learner's forward: report, don't crash the notebook
+                return False, f"calling your module on {description} raised {type(err).__name__}: {err}."
+            expected = ref(*inputs)
+            if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                return False, f"for {description} your module returns {shape}; it should return {tuple(expected.shape)}."
+            if not torch.allclose(out, expected, rtol=1e-5, atol=1e-6):
+                for test, message in diagnoses:
+                    with torch.no_grad():
+                        if test(module, ref, inputs):
+                            return False, message
+                return False, f"for {description} your module's outputs differ from the reference's with the same weights."
+            weights = torch.randn(expected.shape, generator=g)  # one backward pass through both
+            module.zero_grad()
+            ref.zero_grad()
+            (out * weights).sum().backward()
+            (expected * weights).sum().backward()
+            mine = dict(module.named_parameters())
+            for name, p in ref.named_parameters():
+                got = mine[name].grad
+                if (got is None) != (p.grad is None) or (got is not None and not torch.allclose(got, p.grad, atol=1e-6)):
+                    return False, (f"for {description} the outputs are right but the gradient of '{name}' is not: "
+                                   f"something in forward is cut off from autograd (a .detach(), .item() or numpy "
+                                   f"step) or changed in place.")
+        return True, success
+
+    return run
+
+
+def ignores_input(position: int):
+    """A diagnosis: the learner's output does not move when input ``position`` changes, while the reference's does."""
+    return lambda module, ref, inputs: not changes_with(position, inputs, module) and changes_with(position, inputs, ref)
+
+
+def changes_with(position: int, inputs: tuple, module) -> bool:
+    """Whether the module's output changes when input ``position`` is replaced by a permutation of itself."""
+    import torch
+
+    varied = list(inputs)
+    varied[position] = inputs[position].roll(1)
+    return not torch.allclose(module(*inputs), module(*varied))
+
+
+def tensors_close(a, b) -> bool:
+    """Same shape and the same values (to float32 rounding)."""
+    import torch
+
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def id_pair_cases(n_users: int, n_items: int, first: int):
+    """(user ids, item ids) batches that separate the usual mistakes: random pairs, a batch of one, one user with
+    several items, several users with one item. Ids run from ``first`` (0, or 1 where row 0 is reserved)."""
+    import torch
+
+    g = torch.Generator().manual_seed(3)
+
+    def ids(n, size):
+        return torch.randint(first, n + first, (size,), generator=g)
+
+    yield "a random batch of 16 pairs", (ids(n_users, 16), ids(n_items, 16))
+    yield "a batch of one pair", (ids(n_users, 1), ids(n_items, 1))
+    yield "one user with 6 items", (torch.full((6,), first + 2), ids(n_items, 6))
+    yield "6 users with one item", (ids(n_users, 6), torch.full((6,), first + 4))
