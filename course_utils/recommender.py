@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from ._validation import as_id_list, check_dataframe, check_int, check_seed
 
-FORMAT = "course_utils/1"
+FORMAT = "course_utils/2"  # 2: the course's one vocabulary (embedding_dim, n_layers, dropout, reg_lambda)
 SCORE_BLOCK = 1 << 22  # recommend scores users in blocks of at most this many (user, item) scores (32 MB of float64)
 
 

@@ -13,9 +13,9 @@ is forked, and the shuffling, sampling and dropout draws come from generators se
 seeded: fresh randomness at every fit, drawn from the global generators as any unseeded PyTorch code does.
 
 The module slot: each torch recommender takes ``module``, the nn.Module class (or a function returning one) that it
-trains; None means the course's own. It is called with keyword arguments only, those of the course's module (each
-model file documents its module contract: constructor arguments, methods, shapes), and then trains, evaluates,
-saves and loads exactly like the built-in one. ``save`` records the module's name, and ``load`` refuses a checkpoint
+trains; None means the course's own. It is called with keyword arguments only, those of the course's module that its
+signature takes (each model file documents its module contract: constructor arguments, methods, shapes), and then
+trains, evaluates, saves and loads exactly like the built-in one. ``save`` records the module's name, and ``load`` refuses a checkpoint
 written with another module: load it into a recommender given the same class.
 
 SequenceRecommender adds what SASRec and the chapter 5 models share: time-ordered histories, ``score_next``,
@@ -54,7 +54,9 @@ class TorchRecommender(BaseRecommender):
     A subclass defines ``__init__`` (hyperparameters, ``module`` among them), ``_default_module`` (the course's
     nn.Module class), ``_module_kwargs()`` (the constructor arguments), ``_prepare(df)`` (its training data, on
     ``self._device``), ``_epoch_data(epoch)`` (tensors of equal length whose rows are shuffled and batched) and
-    ``_loss(batch)``. It may override ``_optimizer``, ``_scheduler`` and the scoring methods.
+    ``_loss(batch)``. It may override ``_optimizer``, ``_scheduler`` and the scoring methods. Attributes whose name
+    starts with "_" that ``_prepare`` sets live only during fit (they are deleted after it): keep what scoring needs
+    in learned attributes, whose names end with "_".
     """
 
     _default_module = None
@@ -78,10 +80,7 @@ class TorchRecommender(BaseRecommender):
         self._torch_device()
 
     def _check_module_param(self) -> None:
-        m = self.module
-        if m is not None and not callable(m):
-            raise TypeError(f"The 'module' parameter of {type(self).__name__} must be None (the course's module) or an "
-                            f"nn.Module class or a function that returns one. Got {type(m).__name__}: {m!r}.")
+        check_module_factory(self.module, type(self).__name__)
 
     def _torch_device(self):
         from .training import resolve_device
@@ -97,14 +96,20 @@ class TorchRecommender(BaseRecommender):
         return self._make_module(self.module if self.module is not None else self._default_module, self._module_kwargs())
 
     def _make_module(self, factory, kwargs: dict, what: str = "module"):
+        """factory(**kwargs), given the keywords of the contract that its signature takes: a learner's module may
+        leave out the ones it fixes itself (chapter 1's RatingMLP has no hidden= or init=), never require others."""
         from torch import nn
 
+        contract, kwargs = kwargs, _accepted(factory, kwargs)
         try:
-            module = factory(**kwargs)
+            inspect.signature(factory).bind(**kwargs)
         except TypeError as err:
             raise TypeError(f"{type(self).__name__} builds its {what} as {module_name(factory)}"
-                            f"({', '.join(f'{k}=...' for k in kwargs)}), the course's module contract (see its "
-                            f"docstring); that call failed: {err}") from err
+                            f"({', '.join(f'{k}=...' for k in contract)}), the course's module contract (see its "
+                            f"docstring); that call does not fit its constructor: {err}") from err
+        except ValueError:  # no signature to read (a builtin): call it and see
+            pass
+        module = factory(**kwargs)
         if not isinstance(module, nn.Module):
             raise TypeError(f"The 'module' parameter of {type(self).__name__} must build a torch.nn.Module; "
                             f"{module_name(factory)}(...) returned {type(module).__name__}.")
@@ -122,8 +127,9 @@ class TorchRecommender(BaseRecommender):
         this fit samples and shuffles with seeded too. None: fresh generators, torch's global one as it is."""
         import torch
 
-        seed = self.random_state
-        fork = torch.random.fork_rng(devices=[device] if device.type == "cuda" else []) if seed is not None \
+        seed = None if self.random_state is None else int(self.random_state)  # np.int64 too
+        # torch.manual_seed seeds every CUDA device as well: fork them all, so that none is left reseeded
+        fork = torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))) if seed is not None \
             else contextlib.nullcontext()
         with fork:
             if seed is not None:
@@ -152,7 +158,9 @@ class TorchRecommender(BaseRecommender):
         finally:  # what _prepare kept for training (arrays, samplers) lives only as long as fit
             for name in [k for k in self.__dict__ if k.startswith("_") and k not in before]:
                 del self.__dict__[name]
-        self._forget_cache()
+            if hasattr(getattr(self, "module_", None), "eval"):
+                self.module_.eval()  # also after an interrupted fit: no dropout when scoring
+            self._forget_cache()
 
     def _prepare(self, df: pd.DataFrame) -> None:
         """Build the training data of this fit, and do what must come before training (NCF's pre-training)
@@ -234,7 +242,7 @@ class TorchRecommender(BaseRecommender):
 
     def _restore_meta(self, meta: dict, path) -> None:
         saved, mine = meta.get("module"), module_name(self.module)
-        if saved != mine:
+        if meta.get("class") == type(self).__name__ and saved != mine:  # another class: the base class says so
             raise ValueError(f"{path} was trained with module={saved or 'None (the course module)'}; this "
                              f"{type(self).__name__} has module={mine or 'None (the course module)'}. Load it into a "
                              f"{type(self).__name__} given the same module class.")
@@ -288,6 +296,30 @@ class TorchRecommender(BaseRecommender):
 
     def _after_load(self) -> None:
         """Rebuild what is not a weight after load (LightGCN's graph)."""
+
+
+def check_module_factory(factory, owner: str) -> None:
+    """The 'module' parameter: None (the course's module) or an nn.Module class or a function returning a module."""
+    from torch import nn
+
+    if isinstance(factory, nn.Module):
+        raise TypeError(f"The 'module' parameter of {owner} must be an nn.Module class (or a function that builds one), "
+                        f"not a module instance: pass {type(factory).__name__}, not {type(factory).__name__}(...). The "
+                        f"recommender builds it with the data's sizes at fit.")
+    if factory is not None and not callable(factory):
+        raise TypeError(f"The 'module' parameter of {owner} must be None (the course's module) or an nn.Module class "
+                        f"or a function that returns one. Got {type(factory).__name__}: {factory!r}.")
+
+
+def _accepted(factory, kwargs: dict) -> dict:
+    """The keywords of ``kwargs`` that ``factory`` takes (all of them when it takes **kwargs or has no signature)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
 
 
 def _accepts(fn, name: str) -> bool:
@@ -430,7 +462,8 @@ class SequenceRecommender(TorchRecommender):
 
     def get_attention_weights(self, user=None, items=None):
         """Attention weights for one user's history (``user=``, a user id) or a list of item ids (``items=``, oldest
-        first), read as recommend reads them: the most recent max_seq_length items.
+        first): the most recent max_seq_length items, left-padded as recommend reads them (BERT4Rec: without the
+        [MASK] that recommend appends).
 
         Returns (items, weights): the item ids read (padding left out) and a list with one (n_heads, T, T) array per
         attention block, T = len(items); row t holds how much position t attends to each position (rows sum to 1;

@@ -148,7 +148,8 @@ def test_ncf_takes_a_module_per_tower(parts):
 @pytest.mark.parametrize("module, match", [
     ("MyGMF", "'module' parameter of NCFRecommender must be None .* or an nn.Module class"),
     (lambda n_users, n_items, dim: "not a module", "must build a torch.nn.Module; .* returned str"),
-    (lambda n_users, dim: nn.Linear(1, 1), "builds its GMF module as .*\\(n_users=..., n_items=..., dim=...\\), the course's module contract"),
+    (lambda n_users, n_items, width: nn.Linear(1, 1),
+     "builds its GMF module as .*\\(n_users=..., n_items=..., dim=...\\), the course's module contract .* missing .*'width'"),
 ], ids=["a string", "returns no module", "wrong constructor"])
 def test_a_wrong_module_is_named_with_the_contract(parts, module, match):
     with pytest.raises((TypeError, ValueError), match=match):
@@ -182,3 +183,63 @@ def test_training_state_lives_only_as_long_as_fit(parts):
     model = LightGCNRecommender(epochs=1, device="cpu", verbose=False).fit(parts[0].data)
     private = {k for k in vars(model) if k.startswith("_")}
     assert private <= {"_embeddings"}, private  # no samplers, generators or training arrays kept on the model
+
+
+class RatingMLPOwnLayers(nn.Module):  # chapter 1's exercise class: it fixes its layers, so it takes no hidden= or init=
+    def __init__(self, n_users, n_items, dim=5):
+        super().__init__()
+        self.user, self.item = nn.Embedding(n_users + 1, dim), nn.Embedding(n_items + 1, dim)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim, 16), nn.ReLU(), nn.Linear(16, 1))
+
+    def forward(self, users, items):
+        return self.mlp(torch.cat([self.user(users), self.item(items)], dim=-1)).squeeze(-1)
+
+
+def test_a_module_gets_only_the_contract_keywords_it_takes(parts):
+    model = EmbeddingMLPRecommender(module=RatingMLPOwnLayers, epochs=1, device="cpu", verbose=False)
+    assert model.fit(parts[0].data).module_.user.embedding_dim == 5
+
+
+def test_a_module_instance_is_refused_with_what_to_pass_instead(parts):
+    with pytest.raises(TypeError, match="not a module instance: pass MyMF, not MyMF\\(...\\)"):
+        BPRMFRecommender(module=MyMF(3, 3, 2)).fit(parts[0].data)
+
+
+class NoLoadPretrained(nn.Module):
+    def __init__(self, n_users, n_items, dim, hidden, dropout):
+        super().__init__()
+        self.gmf = GMF(n_users, n_items, dim)
+
+    def forward(self, users, items):
+        return self.gmf(users, items)
+
+
+class ForgetsReturnSelf(MyNeuMF):
+    def load_pretrained(self, gmf, mlp, alpha=0.5):
+        super().load_pretrained(gmf, mlp, alpha)
+
+
+@pytest.mark.parametrize("module, error, match", [
+    ({"gmf": MyTowerGMF}, ValueError, "names \\['gmf'\\], which a fit with model='neumf' and pretrain=False never builds"),
+    (NoLoadPretrained, TypeError, "load_pretrained\\(gmf, mlp, alpha\\) method; .*NoLoadPretrained has none"),
+    (ForgetsReturnSelf, TypeError, "load_pretrained must return the module itself \\(return self\\)"),
+], ids=["unused tower", "no load_pretrained", "no return self"])
+def test_ncf_module_contract_errors(parts, module, error, match):
+    pretrain = not isinstance(module, dict)
+    with pytest.raises(error, match=match):
+        NCFRecommender(module=module, pretrain=pretrain, epochs=1, device="cpu", verbose=False).fit(parts[0].data)
+
+
+def test_numpy_integer_seeds_and_an_interrupted_fit_leaves_the_module_in_eval_mode(parts):
+    a = BPRMFRecommender(epochs=1, device="cpu", verbose=False, random_state=np.int64(3)).fit(parts[0].data)
+    b = BPRMFRecommender(epochs=1, device="cpu", verbose=False, random_state=3).fit(parts[0].data)
+    users = parts[0].data["user_id"].unique()[:3].tolist()
+    np.testing.assert_array_equal(a.score_all(users), b.score_all(users))
+
+    def interrupt(epoch, train_loss, val_metrics):
+        raise KeyboardInterrupt
+
+    model = NCFRecommender(model="mlp", epochs=3, device="cpu", verbose=False)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(parts[0].data, callbacks=[interrupt])
+    assert not model.module_.training  # dropout is off when the half-trained model scores

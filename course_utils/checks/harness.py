@@ -7,6 +7,7 @@ A checker takes the learner's answer and returns (ok, message); the message name
 """
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
@@ -130,9 +131,10 @@ def mse(pred, target):
 
 
 def _build(answer, kwargs: dict):
-    """Call a class or factory with the keyword arguments its signature accepts (an instance is used as is)."""
+    """Call a class or factory with the keyword arguments its signature accepts; an instance is copied (a check
+    never trains or changes the learner's own object)."""
     if not (inspect.isfunction(answer) or isinstance(answer, type)):
-        return answer
+        return copy.deepcopy(answer)
     try:
         params = inspect.signature(answer).parameters
     except (TypeError, ValueError):
@@ -203,7 +205,8 @@ def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), suc
     def _run(answer):
         import torch
 
-        module = _build(answer, ctor_kwargs)
+        # an instance stands for its class: a fresh one is built at the exercise's sizes (the learner's is untouched)
+        module = _build(type(answer) if isinstance(answer, torch.nn.Module) else answer, ctor_kwargs)
         if not isinstance(module, torch.nn.Module):
             return False, f"expected a torch.nn.Module (or a class that builds one), got {type(module).__name__}."
         ref = reference(**ctor_kwargs)

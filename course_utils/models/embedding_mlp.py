@@ -8,6 +8,8 @@ users, items: (B,) int64 in 1..n (0 is reserved, as in Keras' Embedding(n + 1, d
 
 The module contract (``EmbeddingMLPRecommender(module=...)``): ``module(n_users=, n_items=, dim=, hidden=, init=)``
 builds an nn.Module whose ``forward(users, items) -> (B,)`` predicts ratings for 1-based ids (index 0 is never used).
+A class that takes fewer of these keywords gets only those (chapter 1's RatingMLP(n_users, n_items, dim) fixes its
+own layers and initialization; hidden_layers and init then change nothing).
 """
 from __future__ import annotations
 
@@ -76,11 +78,11 @@ class EmbeddingMLPRecommender(TorchRecommender):
         self.verbose = verbose
 
     def _validate_params(self):
+        super()._validate_params()  # the shared checks first: types before arithmetic
         f = type(self).__name__
         check_layers(self.hidden_layers, "hidden_layers", f)
         check_positive(self.adam_eps, "adam_eps", f)
         check_choice(self.init, "init", ["pytorch", "keras"], f)
-        super()._validate_params()
 
     def _module_kwargs(self):
         return {"n_users": len(self.user_index_), "n_items": len(self.item_index_), "dim": self.embedding_dim,

@@ -159,12 +159,12 @@ class LightGCNRecommender(TorchRecommender):
         self.verbose = verbose
 
     def _validate_params(self):
+        super()._validate_params()  # the shared checks first: types before arithmetic
         f = type(self).__name__
         check_int(self.n_layers, "n_layers", f, min_value=0)
         check_int(self.n_negatives, "n_negatives", f, min_value=1)
         check_choice(self.sampling, "sampling", ["interaction", "user"], f)
         check_choice(self.lr_schedule, "lr_schedule", ["linear", "constant"], f)
-        super()._validate_params()
 
     def _module_kwargs(self):
         return {"n_users": len(self.user_index_), "n_items": len(self.item_index_), "dim": self.embedding_dim,
@@ -209,6 +209,7 @@ class LightGCNRecommender(TorchRecommender):
         pos = (eu * items_final[i]).sum(-1)  # (B,)
         neg = (eu.unsqueeze(1) * items_final[j]).sum(-1)  # (B, n_neg)
         e0, n_users = self.module_.embedding.weight, len(self.user_index_)  # the L2 term is on E^(0), the only weights
+        # BPR averages over the n_neg negatives of a pair: each negative's L2 term weighs 1 / n_neg (hence / sqrt(n_neg))
         reg = l2_penalty(e0[u], e0[n_users + i], e0[n_users + j] / j.shape[1] ** 0.5, batch_size=len(u))
         return bpr_loss(pos, neg) + self.reg_lambda * reg
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from .._validation import check_choice, check_int, check_layers
 from ..losses import bce_loss
-from ..torch_recommender import TorchRecommender, module_name
+from ..torch_recommender import TorchRecommender, check_module_factory, module_name
 
 
 def mlp_tower(hidden: tuple, dropout: float) -> nn.Sequential:
@@ -129,16 +129,25 @@ class NCFRecommender(TorchRecommender):
         check_choice(self.negative_sampling, "negative_sampling", ["uniform", "popularity"], f)
         if not isinstance(self.pretrain, bool):
             raise TypeError(f"The 'pretrain' parameter of {f} must be a bool. Got {self.pretrain!r}.")
-        super()._validate_params()
+        super()._validate_params()  # the module slot last: it needs model and pretrain
+
+    def _kinds(self) -> set[str]:
+        """The networks a fit builds: the model, and its two towers when NeuMF is pre-trained."""
+        return {self.model} | ({"gmf", "mlp"} if self.model == "neumf" and self.pretrain else set())
 
     def _check_module_param(self):
-        if isinstance(self.module, dict):
-            unknown = set(self.module) - set(self._towers)
-            if unknown or not all(callable(v) for v in self.module.values()):
-                raise TypeError(f"The 'module' parameter of {type(self).__name__}, as a dict, maps 'gmf', 'mlp' and/or "
-                                f"'neumf' to nn.Module classes. Got {module_name(self.module)}.")
-        else:
-            super()._check_module_param()
+        if not isinstance(self.module, dict):
+            return super()._check_module_param()
+        f = type(self).__name__
+        if set(self.module) - set(self._towers):
+            raise TypeError(f"The 'module' parameter of {f}, as a dict, maps 'gmf', 'mlp' and/or 'neumf' to nn.Module "
+                            f"classes. Got the keys {sorted(self.module)}.")
+        unused = set(self.module) - self._kinds()
+        if unused:
+            raise ValueError(f"The 'module' parameter of {f} names {sorted(unused)}, which a fit with model="
+                             f"{self.model!r} and pretrain={self.pretrain} never builds (it builds {sorted(self._kinds())}).")
+        for factory in self.module.values():
+            check_module_factory(factory, f)
 
     def _build(self, kind: str):
         """The network of one kind ("gmf", "mlp", "neumf"): the module slot's, else the course's."""
@@ -167,7 +176,15 @@ class NCFRecommender(TorchRecommender):
             for kind in ("gmf", "mlp"):
                 self.module_ = towers[kind] = self._build(kind).to(self._device)  # what _loss trains
                 self.pretrain_history_[kind] = self._train(towers[kind], None, [], desc=f"NCF {kind.upper()}")
-            self.module_ = self._build("neumf").to(self._device).load_pretrained(towers["gmf"], towers["mlp"])
+            neumf = self._build("neumf").to(self._device)
+            if not callable(getattr(neumf, "load_pretrained", None)):
+                raise TypeError(f"NCFRecommender(pretrain=True) starts NeuMF from the trained towers with its "
+                                f"load_pretrained(gmf, mlp, alpha) method; {module_name(type(neumf))} has none (or pass "
+                                f"pretrain=False).")
+            self.module_ = neumf.load_pretrained(towers["gmf"], towers["mlp"])
+            if self.module_ is not neumf:
+                raise TypeError(f"{module_name(type(neumf))}.load_pretrained must return the module itself (return "
+                                f"self), as the course's NeuMF does. Got {type(self.module_).__name__}.")
 
     def _epoch_data(self, epoch):
         users, items = self._pairs

@@ -171,6 +171,7 @@ class SASRecRecommender(SequenceRecommender):
         self.verbose = verbose
 
     def _validate_params(self):
+        super()._validate_params()  # the shared checks first: types before arithmetic
         f = type(self).__name__
         check_int(self.n_layers, "n_layers", f, min_value=1)
         check_int(self.n_heads, "n_heads", f, min_value=1)
@@ -180,7 +181,6 @@ class SASRecRecommender(SequenceRecommender):
         check_choice(self.loss, "loss", ["ce", "bce"], f)
         if self.window_stride is not None:
             check_int(self.window_stride, "window_stride", f, min_value=1)
-        super()._validate_params()
 
     def _module_kwargs(self):
         return {"n_items": len(self.item_index_), "dim": self.embedding_dim, "n_layers": self.n_layers,

@@ -171,12 +171,12 @@ class LSTMRecommender(SequenceRecommender):
         self.verbose = verbose
 
     def _validate_params(self):
+        super()._validate_params()  # the shared checks first: types before arithmetic
         f = type(self).__name__
         check_int(self.hidden_dim, "hidden_dim", f, min_value=1)
         check_int(self.n_layers, "n_layers", f, min_value=1)
         if self.val_targets is not None:
             check_int(self.val_targets, "val_targets", f, min_value=1)
-        super()._validate_params()
 
     def _module_kwargs(self):
         return {"n_items": len(self.item_index_), "dim": self.embedding_dim, "hidden_dim": self.hidden_dim,
@@ -254,6 +254,7 @@ class BERT4RecRecommender(SequenceRecommender):
         self.verbose = verbose
 
     def _validate_params(self):
+        super()._validate_params()  # the shared checks first: types before arithmetic
         f = type(self).__name__
         check_int(self.n_layers, "n_layers", f, min_value=1)
         check_int(self.n_heads, "n_heads", f, min_value=1)
@@ -266,7 +267,6 @@ class BERT4RecRecommender(SequenceRecommender):
                              f"Got {self.embedding_dim}.")
         if self.val_targets is not None:
             check_int(self.val_targets, "val_targets", f, min_value=1)
-        super()._validate_params()
 
     def _module_kwargs(self):
         return {"n_items": len(self.item_index_), "dim": self.embedding_dim, "n_layers": self.n_layers,
