@@ -4,6 +4,7 @@
     check("ch0.most-active", n_ratings)   # ✅ correct / ❌ not yet + hint / ⏳ not attempted yet
     check_ndcg(ndcg_at_k)                 # property tests (perfect = 1, no hit = 0, only top k) + hidden cases
     progress()                            # which exercises pass, per chapter
+    hint("ch2.gmf-forward")               # a second, stronger hint (never the solution)
 
 Expected answers are stored as digests, not values: that keeps self-study honest; graded work is decided by the
 autograder's hidden tests (python -m course_utils.grading).
@@ -15,7 +16,7 @@ implementation in that module, never the library's: a bug in the library cannot 
 # importing a chapter registers its exercises; in course order, which is the order progress() lists them in
 from . import example, ch0, ch1, ch2, ch3, ch4, ch5, ch6  # noqa: F401  isort: skip
 from .core import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed, Verdict, check,
-                   evaluate, make_digest, progress, progress_path, register)
+                   evaluate, hint, make_digest, progress, progress_path, register, verify)
 
 
 def check_ndcg(fn) -> None:
@@ -28,5 +29,5 @@ def check_precision(fn) -> None:
     check("ex.precision", fn)
 
 
-__all__ = ["check", "check_ndcg", "check_precision", "evaluate", "progress", "progress_path", "make_digest", "register",
+__all__ = ["check", "hint", "verify", "check_ndcg", "check_precision", "evaluate", "progress", "progress_path", "make_digest", "register",
            "Exercise", "ExerciseFailed", "Verdict", "REGISTRY", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "WRONG_TYPE"]

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import frameworks
 from .core import Exercise, register
-from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, tensors_close
+from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, pair_learning, tensors_close
 
 register(  # the data exercises, answered with numbers read from MovieLens 100K
     Exercise("ch1.split-size", "Training rows after a 4:1 split", 1, "exact",
@@ -94,4 +94,5 @@ register(Exercise("ch1.torch-forward", "The PyTorch twin's forward", 2, "model",
                       reference_rating_mlp, {"n_users": 64, "n_items": 64, "dim": 5},
                       lambda: id_pair_cases(64, 64, first=1), RATING_DIAGNOSES,
                       "correct: with the reference's weights your forward gives the same ratings and gradients on a random "
-                      "batch, a batch of one, one user with several movies and several users with one movie.")))
+                      "batch, a batch of one, one user with several movies and several users with one movie.",
+                      training=pair_learning(64, 64, first=1, task="rating"))))

@@ -4,7 +4,7 @@ and HR@10, NDCG@10 and the protocol question read from the notebook's tables (di
 import numpy as np
 
 from .core import Exercise, register
-from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, tensors_close
+from .harness import equivalent_module_run, function_exercise, id_pair_cases, ignores_input, pair_learning, tensors_close
 
 
 def reference_gmf(n_users: int, n_items: int, dim: int = 16):
@@ -60,7 +60,7 @@ register(Exercise("ch2.gmf-forward", "GMF's forward pass", 2, "model",
                       reference_gmf, {"n_users": 64, "n_items": 64, "dim": 16}, lambda: id_pair_cases(64, 64, first=0),
                       GMF_DIAGNOSES, "correct: with the reference's weights your forward gives the same logits and "
                       "gradients on a random batch, a batch of one, one user with several items and several users with "
-                      "one item.")))
+                      "one item.", training=pair_learning(64, 64, first=0))))
 
 
 @function_exercise(

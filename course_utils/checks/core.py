@@ -59,12 +59,13 @@ class Exercise:
     title: str
     points: int
     kind: str
-    hint: str
+    hint: str  # the first level, printed with every "not yet": the concept that is wrong, never the code
     digest: str | None = None
     tolerance: float = 0.0
     decimals: int = 6
     run: Callable | None = None  # for "function"/"model": answer -> (ok, message)
     extra: dict = field(default_factory=dict)
+    nudge: str = ""  # the second level, printed by hint(id): a stronger push, still not the solution
 
     @property
     def chapter(self) -> str:
@@ -161,7 +162,7 @@ def evaluate(exercise_id: str, answer) -> Verdict:
             return Verdict(ex.id, NOT_ATTEMPTED, "not attempted yet: your code still raises NotImplementedError.")
         except Exception as err:  # the learner's code failed inside the checker: say so plainly
             ok, message = False, f"your code raised {type(err).__name__}: {err}."
-        return Verdict(ex.id, CORRECT if ok else INCORRECT, message if ok else f"not yet: {message} Hint: {ex.hint}")
+        return Verdict(ex.id, CORRECT if ok else INCORRECT, message if ok else f"not yet: {message} Hint: {ex.hint}{_more(ex)}")
     if ex.kind == "number":
         candidates = canonical("number", answer, tolerance=ex.tolerance)
         ok = any(_hash(ex.id, c) == ex.digest for c in candidates)
@@ -171,7 +172,20 @@ def evaluate(exercise_id: str, answer) -> Verdict:
         ok = _hash(ex.id, canonical(ex.kind, answer, ex.decimals, ex.tolerance)) == ex.digest
     if ok:
         return Verdict(ex.id, CORRECT, "correct, well done!")
-    return Verdict(ex.id, INCORRECT, f"not yet. Hint: {ex.hint}")
+    return Verdict(ex.id, INCORRECT, f"not yet. Hint: {ex.hint}{_more(ex)}")
+
+
+def _more(ex: Exercise) -> str:
+    return f' Still stuck? hint("{ex.id}") gives a stronger nudge.' if ex.nudge else ""
+
+
+def hint(exercise_id: str) -> None:
+    """Print the second-level hint of an exercise: a stronger nudge than the one a "not yet" shows, never the solution."""
+    if exercise_id not in REGISTRY:
+        raise KeyError(f"Unknown exercise id {exercise_id!r}. Known ids start with: "
+                       f"{sorted({e.chapter for e in REGISTRY.values()})}.")
+    ex = REGISTRY[exercise_id]
+    print(f"💡 {ex.id} ({ex.title}): {ex.nudge or ex.hint}")
 
 
 def check(exercise_id: str, answer) -> None:
@@ -183,6 +197,14 @@ def check(exercise_id: str, answer) -> None:
     print(verdict)
     _record(verdict)
     if os.environ.get(GRADING_ENV) == "1" and not verdict.passed:
+        raise ExerciseFailed(str(verdict))
+
+
+def verify(exercise_id: str, answer) -> None:
+    """Raise ExerciseFailed unless ``answer`` passes: the autograder's hidden tests call the same checker as ``check``
+    (for a model, the same equivalence with the reference), silently and whatever the environment says."""
+    verdict = evaluate(exercise_id, answer)
+    if not verdict.passed:
         raise ExerciseFailed(str(verdict))
 
 

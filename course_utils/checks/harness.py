@@ -28,16 +28,17 @@ def signature_problem(fn, params: list[str]) -> str | None:
     return None
 
 
-def function_exercise(exercise_id: str, title: str, points: int, takes: list[str], hint: str):
+def function_exercise(exercise_id: str, title: str, points: int, takes: list[str], hint: str, nudge: str = ""):
     """Register the decorated checker as the "function" exercise ``exercise_id``. The learner's function must accept
-    the arguments ``takes`` (a plain message says so otherwise) before the checker runs on it."""
+    the arguments ``takes`` (a plain message says so otherwise) before the checker runs on it. ``hint`` names the
+    concept (shown with every "not yet"), ``nudge`` is the stronger second level that ``hint(exercise_id)`` prints."""
 
     def decorate(checker):
         def run(fn):
             problem = signature_problem(fn, takes)
             return (False, problem) if problem else checker(fn)
 
-        register(Exercise(exercise_id, title, points, "function", hint, run=run))
+        register(Exercise(exercise_id, title, points, "function", hint, run=run, nudge=nudge))
         return run
 
     return decorate
@@ -186,13 +187,19 @@ def module_run(make_module_input, output_shape, loss_fn, steps: int = 30, lr: fl
 
 
 # ---------------------------------------------------------------- torch modules: equivalence with a reference
-def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), success: str = ""):
+def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), success: str = "", training=None,
+                          compare=None):
     """A checker for a learner's torch module whose weights the exercise defines (the learner writes ``forward``).
 
     The reference module (built here, with ``ctor_kwargs``) lends its weights to the learner's; then, on every input
     case, the outputs must be equal, and so must the gradients of every weight after one backward pass. ``cases()``
     yields (description, inputs); ``diagnoses`` are (test(module, reference, inputs) -> bool, message) pairs tried in
     order when the outputs differ, so that a known mistake gets a message naming the concept it misses.
+
+    training: optional ``training(module) -> (ok, sentence)`` run last on a fresh copy of the learner's module, built
+    at ``ctor_kwargs``: it must learn (the loss falls on a fixed batch and the trained module ranks better than the
+    untrained one; see ``pair_learning``). compare: optional ``compare(out, expected) -> bool`` for outputs that are
+    not one tensor (a tuple of tensors, for instance); by default one tensor of the reference's shape and values.
     """
 
     def run(answer):
@@ -217,27 +224,27 @@ def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), suc
                            f"{str(err).splitlines()[-1].strip()}")
         module.train(False)
         ref.train(False)
-        g = torch.Generator().manual_seed(1)
+        seed = 1
         for description, inputs in cases():
             try:
                 out = module(*inputs)
             except Exception as err:  # the learner's forward: report, don't crash the notebook
                 return False, f"calling your module on {description} raised {type(err).__name__}: {err}."
             expected = ref(*inputs)
-            if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+            if compare is None and (not isinstance(out, torch.Tensor) or out.shape != expected.shape):
                 shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 return False, f"for {description} your module returns {shape}; it should return {tuple(expected.shape)}."
-            if not torch.allclose(out, expected, rtol=1e-5, atol=1e-6):
+            if not (compare or tensors_close)(out, expected):
                 for test, message in diagnoses:
                     with torch.no_grad():
                         if test(module, ref, inputs):
                             return False, message
                 return False, f"for {description} your module's outputs differ from the reference's with the same weights."
-            weights = torch.randn(expected.shape, generator=g)  # one backward pass through both
-            module.zero_grad()
+            module.zero_grad()  # one backward pass through both, of the same random projection of the outputs
             ref.zero_grad()
-            (out * weights).sum().backward()
-            (expected * weights).sum().backward()
+            seed += 1
+            _project(out, torch.Generator().manual_seed(seed)).backward()
+            _project(expected, torch.Generator().manual_seed(seed)).backward()
             mine = dict(module.named_parameters())
             for name, p in ref.named_parameters():
                 got = mine[name].grad
@@ -245,9 +252,92 @@ def equivalent_module_run(reference, ctor_kwargs: dict, cases, diagnoses=(), suc
                     return False, (f"for {description} the outputs are right but the gradient of '{name}' is not: "
                                    f"something in forward is cut off from autograd (a .detach(), .item() or numpy "
                                    f"step) or changed in place.")
-        return True, success
+        if training is None:
+            return True, success
+        ok, sentence = training(_build(type(answer) if isinstance(answer, torch.nn.Module) else answer, ctor_kwargs))
+        return (True, f"{success} {sentence}".strip()) if ok else (False, sentence)
 
     return run
+
+
+def _project(out, generator):
+    """A scalar that depends on every output value: the sum of the outputs (or of each tensor of a tuple) times fixed
+    random weights drawn from ``generator``."""
+    import torch
+
+    tensors = out if isinstance(out, (tuple, list)) else (out,)
+    return sum((t * torch.randn(t.shape, generator=generator)).sum() for t in tensors if t.is_floating_point())
+
+
+def auc(scores, labels) -> float:
+    """The probability that a random positive scores above a random negative (ties count one half)."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    pos, neg = scores[labels], scores[~labels]
+    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+
+
+def pair_learning(n_users: int, n_items: int, first: int = 0, task: str = "implicit", steps: int = 80,
+                  lr: float = 0.02, batch: int = 512):
+    """``training(module) -> (ok, sentence)`` for a (user ids, item ids) -> (B,) module: it must learn a planted
+    preference (users and items with hidden 3-d tastes) from a fixed batch of pairs.
+
+    task "implicit": labels 1 where the hidden affinity is in its top 30 %, the module's outputs are logits (BCE);
+    "rating": ratings 1..5 from the affinity, the outputs are ratings (MSE). The loss must fall below 90 % of its start,
+    and on other pairs of the same users and items the trained module must rank the liked pairs above the others (AUC)
+    better than it did untrained, by 0.05 at least.
+    """
+
+    def train(module):
+        import torch
+
+        g = torch.Generator().manual_seed(11)
+        taste_u, taste_i = torch.randn(n_users + first, 3, generator=g), torch.randn(n_items + first, 3, generator=g)
+
+        def pairs(size):
+            users = torch.randint(first, n_users + first, (size,), generator=g)
+            items = torch.randint(first, n_items + first, (size,), generator=g)
+            return users, items, (taste_u[users] * taste_i[items]).sum(-1)
+
+        (users, items, affinity), (held_u, held_i, held_aff) = pairs(batch), pairs(batch)
+        threshold = affinity.quantile(0.7)
+        if task == "rating":
+            target = (3 + affinity).clamp(1, 5)
+            loss_fn = lambda out: ((out - target) ** 2).mean()  # noqa: E731
+        else:
+            target = (affinity > threshold).float()
+            loss_fn = lambda out: torch.nn.functional.binary_cross_entropy_with_logits(out, target)  # noqa: E731
+        liked = (held_aff > threshold).numpy()
+
+        def held_auc():
+            module.train(False)
+            with torch.no_grad():
+                quality = auc(module(held_u, held_i).numpy(), liked)
+            module.train(True)
+            return quality
+
+        before = held_auc()
+        opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
+        first_loss = None
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(module(users, items))
+            first_loss = loss.item() if first_loss is None else first_loss
+            loss.backward()
+            opt.step()
+        module.train(False)
+        with torch.no_grad():
+            last_loss = loss_fn(module(users, items)).item()
+        after = held_auc()
+        if not last_loss < 0.9 * first_loss:
+            return False, (f"your module does not learn: after {steps} Adam steps on a fixed batch its loss went from "
+                           f"{first_loss:.3f} to {last_loss:.3f}.")
+        if not after > before + 0.05:
+            return False, (f"your module fits its training pairs (loss {first_loss:.3f} -> {last_loss:.3f}) but does not "
+                           f"rank other pairs better than untrained (AUC {before:.2f} -> {after:.2f}).")
+        return True, (f"Trained for {steps} steps on a planted preference, its loss falls from {first_loss:.3f} to "
+                      f"{last_loss:.3f} and it ranks unseen pairs with AUC {after:.2f} (untrained {before:.2f}).")
+
+    return train
 
 
 def ignores_input(position: int):
