@@ -267,3 +267,11 @@ def test_verify_raises_with_the_checkers_message():
     verify("ex.n-interactions", REFERENCE["ex.n-interactions"])
     with pytest.raises(ExerciseFailed, match="not yet"):
         verify("ex.n-interactions", 3)
+
+
+def test_an_unwritten_forward_is_not_attempted_not_wrong():
+    class Unwritten(GMF):
+        def forward(self, users, items):
+            raise NotImplementedError("Exercise ch2.gmf-forward: write your solution here, then delete this line.")
+
+    assert evaluate("ch2.gmf-forward", Unwritten).status == NOT_ATTEMPTED

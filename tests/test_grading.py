@@ -223,7 +223,7 @@ def test_quickstart_exercises_end_to_end(real_data_dir, tmp_path, monkeypatch):
     shutil.copy(ROOT / "notebooks" / "00_quickstart.ipynb", src)
     report = release(src, tmp_path / "release", validate=True, limits=Limits(cell_timeout=120, notebook_timeout=300))
     row = report.set_index("notebook").loc["00_quickstart.ipynb"]
-    assert row["valid"] and row["instructor passes"] == "2/2" and row["student version passes"] == "0/2"
+    assert row["valid"] and row["instructor passes"] == "5/5" and row["student version passes"] == "0/5"
     student = read(tmp_path / "release" / "00_quickstart.ipynb")
     right = {c.metadata["course_utils"]["exercise"]: c.source
              for c in read(src / "00_quickstart.ipynb").cells if c.metadata.get("nbgrader", {}).get("solution")}
@@ -242,8 +242,8 @@ def test_quickstart_exercises_end_to_end(real_data_dir, tmp_path, monkeypatch):
         paths.append(tmp_path / "subs" / name / "00_quickstart.ipynb")
     grade(paths, tmp_path / "grades", src, jobs=2, limits=Limits(cell_timeout=120, notebook_timeout=300), progress=False)
     csv = pd.read_csv(tmp_path / "grades" / "grades.csv", index_col="student")
-    assert csv["total"].to_dict() == {"cheater": 2.0, "empty": 0.0, "perfect": 3.0, "wrong": 0.0}
-    assert list(csv.columns) == ["ch0.most-active", "ch0.ndcg", "total"]
+    assert csv["total"].to_dict() == {"cheater": 7.0, "empty": 0.0, "perfect": 8.0, "wrong": 0.0}
+    assert list(csv.columns) == ["ch0.most-active", "ch0.popularity", "ch0.ndcg", "ch0.top-k-unseen", "ch0.recall", "total"]
 
 
 def test_solution_regions_become_placeholders_at_any_indent():

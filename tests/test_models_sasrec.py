@@ -151,3 +151,48 @@ def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
     np.testing.assert_allclose(model.score_all(users), before, rtol=1e-6)
     with pytest.raises(KeyError, match="'users' parameter of set_histories"):
         model.set_histories(pd.DataFrame({"user_id": [10 ** 9], "item_id": [1], "timestamp": [0]}))
+
+
+class PlainAttention(torch.nn.Module):
+    """The attention contract's plain form: forward(x, padding) -> (B, T, dim), the course's weights."""
+
+    def __init__(self, dim, n_heads, dropout):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.qkv = torch.nn.Linear(dim, 3 * dim)
+        self.out = torch.nn.Linear(dim, dim)
+
+    def forward(self, x, padding):
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.n_heads, -1).transpose(1, 2) for z in self.qkv(x).split(d, dim=-1))
+        allowed = (causal_mask(t) & ~padding[:, None, None, :]) | torch.eye(t, dtype=torch.bool)
+        scores = (q @ k.transpose(-2, -1) / (d // self.n_heads) ** 0.5).masked_fill(~allowed, float("-inf"))
+        weights = torch.nn.functional.dropout(scores.softmax(-1), self.dropout, self.training)
+        return self.out((weights @ v).transpose(1, 2).reshape(b, t, d))
+
+
+def test_a_plain_attention_plugs_into_sasrec_and_gives_the_courses_outputs():
+    course = _encoder(n_heads=4)
+    mine = SASRec(n_items=30, dim=16, n_layers=2, n_heads=4, max_len=8, dropout=0.0, attention=PlainAttention).eval()
+    assert all(isinstance(block.attention, PlainAttention) for block in mine.blocks)
+    mine.load_state_dict(course.state_dict())  # the contract's weights: the same names as CausalSelfAttention's
+    seq = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 0, 0, 9]])
+    torch.testing.assert_close(mine(seq), course(seq))
+    torch.testing.assert_close(mine(seq, last_only=True), course(seq, last_only=True))
+    with pytest.raises(TypeError, match="PlainAttention.forward takes \\(x, padding\\) only"):
+        mine(seq, need_weights=True)
+    with pytest.raises(TypeError, match="'attention' parameter of SASRec must be a class"):
+        SASRec(n_items=30, attention="mine")
+
+
+def test_the_recommender_trains_sasrec_with_ones_own_attention(loo):
+    import functools
+
+    train, _ = loo
+    plain = _model(module=functools.partial(SASRec, attention=PlainAttention), epochs=8, n_heads=2).fit(train.data)
+    course = _model(epochs=8, n_heads=2).fit(train.data)
+    assert isinstance(plain.module_.blocks[0].attention, PlainAttention)
+    assert plain.history_.train_loss[-1] < 0.9 * plain.history_.train_loss[0]
+    users = train.data["user_id"].unique()[:6].tolist()
+    assert plain.recommend(users, k=5).keys() == course.recommend(users, k=5).keys()
+    np.testing.assert_allclose(plain.history_.train_loss, course.history_.train_loss, rtol=0.05)  # same model, same data

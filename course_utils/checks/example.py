@@ -30,18 +30,27 @@ def _scorer_batch():
 
 register(
     Exercise("ex.n-interactions", "Count the interactions of the synthetic log", 1, "exact",
-             "len(df) counts the rows of a DataFrame; each row is one interaction.",
-             digest="fa5b31523f739afad75ab883ac8c03f0"),
+             "every row of the log is one interaction: count the rows (not the users, and not the items).",
+             digest="fa5b31523f739afad75ab883ac8c03f0",
+             nudge="len(df) gives the number of rows of a DataFrame."),
     Exercise("ex.mean-rating", "The mean rating of the synthetic log", 1, "number",
-             "take the mean of the rating column (it should lie between 1 and 5).",
-             digest="cdbb8231def1a8042d2e9ba9eda517ff", tolerance=0.005),
+             "the average of all the ratings in the log, every interaction counted once (not the median, and it "
+             "lies between 1 and 5).",
+             digest="cdbb8231def1a8042d2e9ba9eda517ff", tolerance=0.005,
+             nudge="df[\"rating\"].mean()."),
     Exercise("ex.top-items", "The three most popular items", 1, "set",
-             "count interactions per item_id (value_counts) and keep the ids of the three largest counts.",
-             digest="fb0f664eea91c064693fcf52a566d7df"),
+             "an item's popularity is how many interactions it has; the answer is the ids of the three items with the "
+             "largest counts (item ids, not the counts, and the most popular, not the least).",
+             digest="fb0f664eea91c064693fcf52a566d7df",
+             nudge="df[\"item_id\"].value_counts() sorts the items by count; keep the index of its first three rows."),
     Exercise("ex.precision", "Write precision_at_k", 2, "function",
-             "count how many of the first k ranked items are relevant, and divide by k.", run=precision_run),
+             "precision is the share of the first k positions that hold a relevant item: only the cut-off counts, "
+             "and the share is of the k positions (not of the relevant items).", run=precision_run,
+             nudge="sum(item in relevant for item in ranked[:k]) / k."),
     Exercise("ex.scorer", "A learnable user-item scorer", 2, "model",
-             "give users and items an nn.Embedding each (64 users, 64 items are enough) and return the row-wise dot "
-             "product, one score per (user, item) pair.",
-             run=module_run(_scorer_batch, (8,), mse, steps=40, lr=0.05)),
+             "a learnable scorer gives every user and every item its own trainable vector and scores a pair by how "
+             "well the two vectors agree: one score per (user, item) pair, and something that training can change.",
+             run=module_run(_scorer_batch, (8,), mse, steps=40, lr=0.05),
+             nudge="an nn.Embedding for users and one for items (64 rows each are enough); forward returns "
+                   "(user vectors * item vectors).sum(-1)."),
 )

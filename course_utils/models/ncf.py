@@ -23,14 +23,6 @@ from ..losses import bce_loss
 from ..torch_recommender import TorchRecommender, check_module_factory, module_name
 
 
-def mlp_tower(hidden: tuple, dropout: float) -> nn.Sequential:
-    """Linear-ReLU(-Dropout) blocks: hidden[0] -> hidden[1] -> ... -> hidden[-1]."""
-    layers = []
-    for width_in, width_out in zip(hidden[:-1], hidden[1:], strict=True):
-        layers += [nn.Linear(width_in, width_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
-    return nn.Sequential(*layers)
-
-
 class GMF(nn.Module):
     def __init__(self, n_users: int, n_items: int, dim: int = 64):
         super().__init__()
@@ -51,13 +43,18 @@ class MLP(nn.Module):
         super().__init__()
         # the first layer's input is [p_u ; q_i], so each embedding has hidden[0] / 2 dimensions
         self.user, self.item = nn.Embedding(n_users, hidden[0] // 2), nn.Embedding(n_items, hidden[0] // 2)
-        self.tower = mlp_tower(hidden, dropout)
+        # hidden[0] -> hidden[1] -> ... -> hidden[-1], each layer followed by a ReLU (and dropout, in training)
+        self.tower = nn.ModuleList(nn.Linear(a, b) for a, b in zip(hidden[:-1], hidden[1:], strict=True))
+        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden[-1], 1)
         nn.init.normal_(self.user.weight, std=0.01)
         nn.init.normal_(self.item.weight, std=0.01)
 
     def features(self, users, items):
-        return self.tower(torch.cat([self.user(users), self.item(items)], dim=-1))  # (B, hidden[-1])
+        x = torch.cat([self.user(users), self.item(items)], dim=-1)  # (B, hidden[0])
+        for layer in self.tower:
+            x = self.dropout(torch.relu(layer(x)))
+        return x  # (B, hidden[-1])
 
     def forward(self, users, items):
         return self.head(self.features(users, items)).squeeze(-1)  # (B,)

@@ -17,9 +17,18 @@ The module contract (``SASRecRecommender(module=...)``): ``module(n_items=, dim=
 dropout=)`` builds an nn.Module with ``encode(seqs) -> (B, T, dim)`` (keywords ``last_only`` and ``need_weights`` as
 course_utils.torch_recommender.SequenceRecommender describes), ``item_scores(h) -> (..., n_items)`` and, for the BCE
 loss, ``pair_scores(h, items) -> (...)``.
+
+The attention contract (``SASRec(attention=...)``, chapter 4's exercise): ``attention(dim, n_heads, dropout)`` builds
+an nn.Module with the weights of CausalSelfAttention below (``qkv``: Linear(dim, 3 * dim), ``out``: Linear(dim, dim))
+whose ``forward(x, padding)`` maps x (B, T, dim) and padding (B, T) bool (True = padding) to (B, T, dim): causal,
+padding keys masked, each position always allowed to attend to itself. A forward that also takes ``need_weights`` and
+``last_only`` returns ``(output, weights)`` as CausalSelfAttention does; a plain one returns the output, and the block
+then takes the last row itself when ``last_only`` (attention weights are then unavailable). So
+``SASRecRecommender(module=functools.partial(SASRec, attention=MyAttention))`` trains SASRec with one's own attention.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -71,15 +80,24 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, n_heads: int, dropout: float):
+    def __init__(self, dim: int, n_heads: int, dropout: float, attention=CausalSelfAttention):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attention = CausalSelfAttention(dim, n_heads, dropout)
+        self.attention = attention(dim, n_heads, dropout)
+        # a plain attention (the attention contract above) takes (x, padding) and returns the output only
+        self.plain_attention = "last_only" not in inspect.signature(self.attention.forward).parameters
         self.ffn = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dim, dim), nn.Dropout(dropout))
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, padding, need_weights: bool = False, last_only: bool = False):
-        a, weights = self.attention(self.ln1(x), padding, need_weights, last_only)
+        if not self.plain_attention:
+            a, weights = self.attention(self.ln1(x), padding, need_weights, last_only)
+        elif need_weights:
+            raise TypeError(f"{type(self.attention).__name__}.forward takes (x, padding) only, so it returns no attention "
+                            f"weights: need_weights=True needs a forward with the keywords need_weights and last_only.")
+        else:
+            a, weights = self.attention(self.ln1(x), padding), None
+            a = a[:, -1:] if last_only else a  # (B, T, dim) -> (B, 1, dim)
         if last_only:  # the last position only: (B, 1, dim)
             x, padding = x[:, -1:], padding[:, -1:]
         x = x + self.drop(a)
@@ -88,16 +106,22 @@ class Block(nn.Module):
 
 
 class SASRec(nn.Module):
-    """The encoder: (B, T) item codes -> (B, T, dim) hidden states; ``item_scores`` and ``pair_scores`` are the heads."""
+    """The encoder: (B, T) item codes -> (B, T, dim) hidden states; ``item_scores`` and ``pair_scores`` are the heads.
+
+    attention: the class (or function) that builds each block's attention from (dim, n_heads, dropout); by default
+    CausalSelfAttention, otherwise anything that keeps the attention contract of the module docstring."""
 
     def __init__(self, n_items: int, dim: int = 64, n_layers: int = 2, n_heads: int = 1, max_len: int = 50,
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, attention=CausalSelfAttention):
         super().__init__()
+        if not callable(attention):
+            raise TypeError(f"The 'attention' parameter of SASRec must be a class (or a function) that builds the "
+                            f"attention module from (dim, n_heads, dropout). Got {attention!r} instead.")
         self.max_len = max_len
         self.item = nn.Embedding(n_items + 1, dim, padding_idx=0)  # row 0: padding
         self.position = nn.Embedding(max_len, dim)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(dim, n_heads, dropout) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(Block(dim, n_heads, dropout, attention) for _ in range(n_layers))
         self.ln = nn.LayerNorm(dim)
         nn.init.normal_(self.item.weight, std=dim ** -0.5)
         with torch.no_grad():
@@ -137,7 +161,8 @@ class SASRecRecommender(SequenceRecommender):
     learning_rate, batch_size, epochs: the seed chapter's hyperparameters under the course's names. loss: "ce"
     (softmax over all items) or "bce" (the paper's one sampled negative per position). window_stride: besides each
     user's most recent window of T items, train on earlier windows ending every ``window_stride`` items (None: the
-    most recent window only, as the paper). module: the nn.Module class to train (None: SASRec, above). device,
+    most recent window only, as the paper). module: the nn.Module class to train (None: SASRec, above;
+    ``functools.partial(SASRec, attention=MyAttention)``: SASRec with one's own attention). device,
     random_state, verbose: as every torch model of the course. Validation (val_data): full-ranking ndcg@10 and
     hit_rate@10, training items removed.
 
