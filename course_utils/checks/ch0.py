@@ -84,8 +84,8 @@ def _popularity_cases():
     "ch0.popularity", "Popularity scores in torch", 1, takes=["users", "items", "n_items"],
     hint="an item's popularity is how many different users interacted with it: a user who rated the same item twice "
          "counts once, and every item of the catalogue gets a score, also the items nobody touched.",
-    nudge="make the (user, item) pairs unique first (torch.unique over the two stacked id tensors, dim=1), then count "
-          "the items with torch.bincount and its minlength argument.")
+    nudge="make the (user, item) pairs unique first (torch.unique can work on whole pairs, not single numbers), then "
+          "count the items with torch.bincount, making sure the result has one entry per item.")
 def popularity_run(fn):
     torch = _torch()
     for description, (users, items, n_items) in _popularity_cases():
@@ -145,10 +145,10 @@ def _top_k_cases():
 @function_exercise(
     "ch0.top-k-unseen", "Top k of the unseen items in torch", 2, takes=["scores", "seen", "k"],
     hint="a user's recommendations are the highest-scoring items among those the user has NOT seen, best first: a seen "
-         "item must end up below every unseen item whatever the scores are (they can be negative), and the ranking "
-         "runs over the items of each user, one row per user.",
-    nudge="copy the scores with masked_fill, putting float('-inf') where seen is True, then take torch.topk along "
-          "dim=1 and return its indices (not its values).")
+         "item must end up below every unseen item whatever the scores are (they can be negative), the ranking runs "
+         "over the items of each user, one row per user, and the scores handed in must come back unchanged.",
+    nudge="copy the scores with masked_fill, putting a value no real score can beat from below where seen is True, "
+          "then take torch.topk over the items and return its indices (not its values).")
 def top_k_run(fn):
     torch = _torch()
     for description, (scores, seen, k) in _top_k_cases():
@@ -216,8 +216,8 @@ def _recall_cases():
     hint="recall is the share of a user's relevant items that the list found: hits divided by how many relevant items "
          "the user has (not by the length of the list, and not capped at it); a user with nothing relevant scores 0, "
          "never 0/0; one value per user.",
-    nudge="gather the relevant mask at the recommended indices (torch.gather along dim=1) to count the hits per row, "
-          "and divide by the row count of relevant items, clamped to at least 1.")
+    nudge="gather the relevant mask at the recommended indices (torch.gather, over the items) to count the hits per "
+          "row, and divide by the row count of relevant items, taking care of users with none.")
 def recall_run(fn):
     torch = _torch()
     for description, (top, relevant) in _recall_cases():

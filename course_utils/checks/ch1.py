@@ -10,24 +10,26 @@ from .core import Exercise, register
 from .harness import as_number, equivalent_module_run, function_exercise, id_pair_cases, ignores_input, pair_learning, tensors_close
 
 register(  # the data exercises, answered with numbers read from MovieLens 100K
-    Exercise("ch1.split-size", "Training rows after a 4:1 split", 1, "exact",
-             "a 4:1 split keeps four fifths of the rows for training, chosen at random but reproducibly: with the seed "
-             "the task names, and counted as rows of the training part (not of the test part or of the whole log).",
-             digest="e80e6ea72bfa48c7081e479402d9fe6f",
-             nudge="split with test_size=0.2 and seed 42 (InteractionDataset(...).split(..., strategy=\"random\") or "
-                   "sklearn's train_test_split), then take len() of the training part."),
+    Exercise("ch1.split-size", "Movies in the training part of a 4:1 split", 1, "exact",
+             "a 4:1 split keeps four fifths of the ratings for training, drawn at random over all rows (not per user) "
+             "but reproducibly, with the seed the task names; then count distinct movies of the training part, not "
+             "its rows, and not the movies of the test part or of the whole log.",
+             digest="a28b7c1af0706c40ff72dd4f39f28027",
+             nudge="the course's split has a strategy that draws rows at random over the whole log (the one that gives "
+                   "scikit-learn's rows for the same seed); a pandas Series can count its distinct values."),
     Exercise("ch1.cold-test", "Test ratings the model cannot score", 1, "exact",
              "a rating model has a learned vector only for the users and movies it met in training: count the test "
              "ratings (rows, not distinct movies) whose user or movie never occurs in the whole training part.",
              digest="ff1cabb08ee19b60d76650cff8820955",
-             nudge="test.data[\"user_id\"].isin(train.data[\"user_id\"]) says which test rows have a known user; do the "
-                   "same for item_id, combine the two conditions so that either unknown counts, and sum."),
+             nudge="pandas can test, row by row, whether a column's values occur in another column (Series.isin). "
+                   "Build one condition for the user and one for the movie, combine them so that either unknown one "
+                   "counts, and count those rows."),
     Exercise("ch1.baseline-rmse", "RMSE of the global-mean baseline", 1, "number",
              "the baseline predicts one number for every test row, estimated on the training part only; the error is "
              "the root of the mean squared difference (not the squared error itself, and not the absolute one).",
              digest="ef96aeb22c47da2264639624c6b97f4d", tolerance=0.001,
-             nudge="mean_rating = train.data[\"rating\"].mean(); subtract it from the test ratings, square, average, "
-                   "and take np.sqrt."),
+             nudge="The constant comes from the training part only. RMSE squares each test row's error, averages the "
+                   "squares, then takes the root, in that order."),
 )
 
 
@@ -69,9 +71,9 @@ def _keras_predict(model, users, items):
     hint="two separate id inputs, each through its own embedding table with a row for every id from 0 to n (ids start "
          "at 1), the two vectors joined user first, two hidden layers of 128 and 32 units with a rectifier, and a "
          "linear output of one rating per pair.",
-    nudge="keras.Input(shape=(1,)) twice; layers.Embedding(n_users + 1, 5) and layers.Embedding(n_items + 1, 5), each "
-          "followed by layers.Flatten(); layers.Concatenate() of the two; Dense(128, activation=\"relu\"), "
-          "Dense(32, activation=\"relu\"), Dense(1); keras.Model([user_input, item_input], output).")
+    nudge="The functional API: two Input layers, one Embedding per input sized for the largest id plus one, a Flatten "
+          "after each, Concatenate in the order user then item, then the Dense stack. The last Dense has one unit and "
+          "no activation.")
 def keras_model_run(fn):
     """``build_model(n_users, n_items)`` returning a Keras model. Its weights are copied (matched by shape) into the
     reference architecture built here, and both must predict the same ratings for the same ids: equal parameter counts
@@ -162,8 +164,9 @@ register(Exercise("ch1.torch-forward", "The PyTorch twin's forward", 2, "model",
                       "correct: with the reference's weights your forward gives the same ratings and gradients on a random "
                       "batch, a batch of one, one user with several movies and several users with one movie.",
                       training=pair_learning(64, 64, first=1, task="rating")),
-                  nudge="torch.cat of self.user(users) and self.item(items) with dim=-1, through self.mlp, then "
-                        "squeeze the last dimension."))
+                  nudge="An nn.Embedding turns a (B,) tensor of ids into (B, dim). torch.cat joins along the dimension "
+                        "you name. A Linear with one output unit leaves a trailing dimension of size 1 that the "
+                        "contract does not want."))
 
 
 # ---------------------------------------------------------------- the training epoch
@@ -290,8 +293,8 @@ def _same_weights(a, b) -> bool:
          "loss with the loss function given, backpropagate it through the graph, and only then update the weights; "
          "the model must be switched to training mode first, and the epoch's loss is the plain average of the batch "
          "losses.",
-    nudge="model.train() once; per batch optimizer.zero_grad(), loss = loss_fn(model(users, items), ratings), "
-          "loss.backward(), optimizer.step(); keep loss.item() of each batch and return their mean.")
+    nudge="Per batch the order is: clear, forward, loss, backward, step. The optimizer has a method that clears the "
+          "gradients. The loss tensor has one that backpropagates and one that returns a Python number.")
 def train_epoch_run(fn):
     """The learner's ``train_epoch(model, batches, optimizer, loss_fn)`` and the reference epoch start from the same
     weights and see the same batches: the weights after the epoch and the returned mean loss must be equal."""

@@ -157,8 +157,8 @@ register(Exercise(
     "GMF's interaction vector is the element-wise product of the user's and the item's embedding (the generalization of "
     "matrix factorization's dot product); the output layer weighs its dimensions and one logit per pair comes out, "
     "before any sigmoid.",
-    nudge="features: multiply the two embedding lookups with *, which keeps shape (B, dim). forward: pass the features "
-          "through the head, a Linear layer that returns (B, 1), then squeeze the last dimension away.",
+    nudge="features: combine the two embedding lookups so that the result keeps shape (B, dim), as the formula above "
+          "does. forward: the head is a Linear layer that returns (B, 1); the contract wants (B,).",
     run=_with_features(equivalent_module_run(
         reference_gmf, GMF_KWARGS, lambda: id_pair_cases(64, 64, first=0), GMF_DIAGNOSES,
         "correct: with the reference's weights your forward gives the same logits and gradients on a random batch, a "
@@ -214,8 +214,9 @@ register(Exercise(
     "the MLP tower reads the user's vector followed by the item's, as one input; each hidden layer is followed by its "
     "non-linearity (and dropout while training), the last hidden layer included; the output layer is linear and gives "
     "one logit per pair, before any sigmoid.",
-    nudge="features: torch.cat the two embedding lookups on the last dimension (user first), then loop over the "
-          "ModuleList: layer, ReLU, dropout. forward: the head on the features, then squeeze the last dimension.",
+    nudge="features: torch.cat joins the two embedding lookups (user first) along the dimension you name; then each "
+          "entry of the ModuleList is followed by its activation and dropout. forward: the head returns (B, 1); the "
+          "contract wants (B,).",
     run=_with_features(equivalent_module_run(
         reference_mlp, MLP_KWARGS, _mlp_cases, MLP_DIAGNOSES,
         "correct: with the reference's weights your tower gives the same logits and gradients on a random batch, a batch "
@@ -278,8 +279,8 @@ register(Exercise(
     "NeuMF runs the two towers side by side, each on its own embeddings, and joins the vectors they produce before "
     "their own output layers (GMF's first, MLP's second) in a single output layer of its own: one logit per pair, before "
     "any sigmoid.",
-    nudge="ask each tower for its features (not its forward), torch.cat them on the last dimension with GMF's first, pass "
-          "the result through NeuMF's own head and squeeze the last dimension.",
+    nudge="each tower has a method that returns its last hidden vector rather than its score; join the two (GMF's "
+          "first) with torch.cat and give the result to NeuMF's own head, which returns (B, 1).",
     run=equivalent_module_run(
         reference_neumf, NEUMF_KWARGS, lambda: id_pair_cases(64, 64, first=0), NEUMF_DIAGNOSES,
         "correct: with the reference's weights your NeuMF gives the same logits and gradients on a random batch, a batch "
@@ -409,7 +410,8 @@ register(Exercise(
 @function_exercise(
     "ch2.sampler", "A negative sampler that never returns a positive", 2, takes=["positives", "n", "n_items", "seed"],
     hint="a negative is drawn uniformly among the items that are NOT the user's positives (every such item equally "
-         "likely, any of them possible), and the same seed must give the same draws.",
+         "likely, any of them possible, each draw independent of the others), and the same seed must give the same "
+         "draws.",
     nudge="build the list of free items (those not in positives) and draw n of them with a generator made from "
           "default_rng(seed); or draw from range(n_items) and redraw whatever lands in positives.")
 def sampler_run(fn):

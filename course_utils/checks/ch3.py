@@ -132,7 +132,7 @@ def _bpr_loss(pos, neg) -> float:
     hint="each pair costs minus the log of the sigmoid of (observed score minus sampled score), averaged over the "
          "pairs; a pair ranked right costs little, a pair ranked wrong costs about its gap. Computed naively, the "
          "sigmoid of a large negative gap rounds to 0 and its log overflows.",
-    nudge="-log(sigmoid(x)) = log(1 + exp(-x)): np.logaddexp(0, -x) computes it without overflow.")
+    nudge="-log sigmoid(x) = log(e^0 + e^(-x)); np.logaddexp computes log(e^a + e^b) without overflow.")
 def bpr_run(fn):
     """``bpr_loss(pos_scores, neg_scores) -> float``: mean of -log(sigmoid(pos - neg))."""
     cases = [("equal scores cost log(2) each", np.zeros(3), np.zeros(3)),
@@ -402,8 +402,8 @@ register(Exercise(
     "the normalized adjacency times the layer before it, a sparse matrix product that autograd can follow. The first "
     "n_users rows are the users, the rest the items.",
     run=_lightgcn_module_run,
-    nudge="torch.sparse.mm(self.adjacency, e) is one layer; collect the layers in a Python list that starts with "
-          "self.embedding.weight, average them with torch.stack(...).mean(dim=0), and slice the result at self.n_users."))
+    nudge="torch.sparse.mm multiplies a sparse by a dense matrix and autograd follows it; keep every layer, "
+          "layer 0 included, in a list and stack it before averaging; the first n_users rows are the users."))
 
 
 # ---------------------------------------------------------------- torch: one BPR + L2 training step
@@ -504,9 +504,8 @@ def _run_step(step, base, case, mistake=None):
          "should outscore the sampled one) plus reg_lambda times half the mean over the batch of the squared norms of "
          "the layer-0 embeddings of the user, the observed and the sampled item (the items' rows come after the "
          "users'). Return the loss that was minimized.",
-    nudge="optimizer.zero_grad(); model.propagate() for the final embeddings; F.logsigmoid of the score difference for "
-          "BPR; model.embedding.weight for E^(0), rows users and model.n_users + pos / neg; divide the squared norms by "
-          "2 * len(users); then loss.backward() and optimizer.step().")
+    nudge="four stages: clear, loss, backward, step. The L2 term indexes the embedding table's weight directly, "
+          "not the propagated output; item i sits at row n_users + i; its factor is reg_lambda / (2 B).")
 def bpr_step_run(fn):
     """``bpr_step(model, users, pos, neg, optimizer, reg_lambda) -> loss``: one step, the course's BPR + L2 loss."""
     import torch

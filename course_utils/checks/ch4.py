@@ -12,6 +12,41 @@ from .harness import (_build, as_array, compare_arrays, equivalent_module_run, f
                       number_cases_verdict)
 
 
+def reference_training_pair(history, max_len: int):
+    """The most recent window of a history (at least 2 items): inputs = its first max_len items, targets the same
+    shifted by one, both left-padded with 0 to max_len entries."""
+    window = np.asarray(history[-(max_len + 1):])
+    pad = np.zeros(max_len + 1 - len(window), dtype=window.dtype)
+    return np.concatenate([pad, window[:-1]]), np.concatenate([pad, window[1:]])  # (max_len,), (max_len,)
+
+
+@function_exercise(
+    "ch4.training-sequence", "A padded training sequence and its targets", 2, takes=["history", "max_len"],
+    hint="the most recent window holds one item more than max_len, because every input needs the item after it as "
+         "its target; targets are the inputs shifted by one step into the future; padding goes on the left, so that "
+         "the most recent item stays in the last column.",
+    nudge="a negative slice takes the last max_len + 1 items even when the history is shorter; after dropping "
+          "one end, pad each list on the left up to max_len.")
+def training_pair_run(fn):
+    """``make_training_pair(history, max_len) -> (inputs, targets)``: the last window, left-padded with 0."""
+    rng = np.random.default_rng(4)
+    cases = [("a history shorter than max_len", [5, 9, 2], 5), ("a history longer than max_len", list(range(1, 13)), 4),
+             ("a history of exactly max_len + 1 items", [3, 1, 4, 1, 5], 4)]
+    cases += [("a random history", rng.integers(1, 50, int(rng.integers(2, 30))).tolist(), int(rng.integers(2, 12)))
+              for _ in range(5)]
+    for description, history, max_len in cases:
+        out = fn(list(history), max_len)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            return False, "return a pair (inputs, targets)."
+        for what, answer, exp in zip(("inputs", "targets"), out, reference_training_pair(history, max_len), strict=True):
+            got = as_array(answer)
+            if got is None or got.shape != exp.shape:
+                return False, f"for {description} {what} should be a list of max_len={max_len} item ids."
+            if not np.array_equal(got, exp):
+                return False, f"for {description} (history of {len(history)} items, max_len={max_len}) {what} are wrong."
+    return True, "correct: the most recent window, targets shifted by one, zeros on the left."
+
+
 def _softmax(x):
     x = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(x)
@@ -23,9 +58,8 @@ def _softmax(x):
     hint="each query scores every key by their dot product, scaled by the square root of the key dimension; a key "
          "the mask forbids must get zero weight, which means a score of minus infinity before the softmax, not a zero "
          "after it; the weights of one query are a distribution over the keys; large scores must not overflow.",
-    nudge="scores: Q @ K.T / sqrt(d) with d = Q.shape[-1]; masked scores: np.where(mask, scores, -np.inf); a stable "
-          "softmax subtracts each row's maximum (keepdims=True) before np.exp and normalizes along the last axis; "
-          "output = weights @ V.")
+    nudge="np.where chooses between two arrays with a boolean mask; write the softmax yourself, and subtract "
+          "each row's maximum first: it leaves the softmax unchanged and prevents overflow.")
 def attention_run(fn):
     """``attention(Q, K, V, mask) -> (output, weights)``: scaled dot-product attention with an optional bool mask of
     any pattern (causal, padding, arbitrary), and scores large enough to overflow a naive exp."""
@@ -92,68 +126,6 @@ def _attention_diagnosis(weights, q, k, mask) -> str:
     return ""
 
 
-def reference_training_pair(history, max_len: int):
-    """The most recent window of a history (at least 2 items): inputs = its first max_len items, targets the same
-    shifted by one, both left-padded with 0 to max_len entries."""
-    window = np.asarray(history[-(max_len + 1):])
-    pad = np.zeros(max_len + 1 - len(window), dtype=window.dtype)
-    return np.concatenate([pad, window[:-1]]), np.concatenate([pad, window[1:]])  # (max_len,), (max_len,)
-
-
-@function_exercise(
-    "ch4.training-sequence", "A padded training sequence and its targets", 2, takes=["history", "max_len"],
-    hint="the most recent window holds one item more than max_len, because every input needs the item after it as "
-         "its target; targets are the inputs shifted by one step into the future; padding goes on the left, so that "
-         "the most recent item stays in the last column.",
-    nudge="slice the last max_len + 1 items with a negative index; inputs drop the last of them, targets the first; "
-          "prepend [0] * (max_len - len(inputs)) to each.")
-def training_pair_run(fn):
-    """``make_training_pair(history, max_len) -> (inputs, targets)``: the last window, left-padded with 0."""
-    rng = np.random.default_rng(4)
-    cases = [("a history shorter than max_len", [5, 9, 2], 5), ("a history longer than max_len", list(range(1, 13)), 4),
-             ("a history of exactly max_len + 1 items", [3, 1, 4, 1, 5], 4)]
-    cases += [("a random history", rng.integers(1, 50, int(rng.integers(2, 30))).tolist(), int(rng.integers(2, 12)))
-              for _ in range(5)]
-    for description, history, max_len in cases:
-        out = fn(list(history), max_len)
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            return False, "return a pair (inputs, targets)."
-        for what, answer, exp in zip(("inputs", "targets"), out, reference_training_pair(history, max_len), strict=True):
-            got = as_array(answer)
-            if got is None or got.shape != exp.shape:
-                return False, f"for {description} {what} should be a list of max_len={max_len} item ids."
-            if not np.array_equal(got, exp):
-                return False, f"for {description} (history of {len(history)} items, max_len={max_len}) {what} are wrong."
-    return True, "correct: the most recent window, targets shifted by one, zeros on the left."
-
-
-def _hit_rate(recommended, next_items, k):
-    return float(np.mean([nxt in rec[:k] for rec, nxt in zip(recommended, next_items, strict=True)]))
-
-
-@function_exercise(
-    "ch4.hit-rate", "Hit rate of next-item lists", 1, takes=["recommended", "next_items", "k"],
-    hint="a user counts as a hit when the true next item is among the first k of their list (not anywhere in it, and "
-         "not the first k + 1); the hit rate is the share of users with a hit, not a count and not divided by k.",
-    nudge="for each pair of (list, next item) compute next_item in list[:k] (a bool); np.mean of the bools is HR@k.")
-def next_item_hit_rate_run(fn):
-    """``hit_rate(recommended, next_items, k) -> float``: share of users whose next item is in their top k."""
-    properties = [("every next item first: 1", ([[1, 2], [3, 4]], [1, 3], 1), 1.0),
-                  ("no next item in any list: 0", ([[1, 2], [3, 4]], [9, 9], 2), 0.0),
-                  ("only the first k count", ([[1, 2, 3]], [3], 2), 0.0),
-                  ("a mean over users, not a count", ([[1, 2], [3, 4], [5, 6], [7, 8]], [2, 9, 9, 9], 2), 0.25)]
-    rng = np.random.default_rng(12)
-    hidden = []
-    for _ in range(20):
-        n_users, n = int(rng.integers(1, 8)), int(rng.integers(1, 12))
-        recommended = [rng.permutation(20)[:n].tolist() for _ in range(n_users)]
-        next_items = rng.integers(0, 20, n_users).tolist()
-        k = int(rng.integers(1, 15))
-        hidden.append((f"{n_users} users, lists of {n}, k={k}", (recommended, next_items, k)))
-    return number_cases_verdict(fn, properties, hidden, _hit_rate, "hit_rate",
-                                "correct: HR@k is the share of users whose next item is among their first k recommendations.")
-
-
 # ---------------------------------------------------------------- the causal-and-padding mask of a batch (NumPy)
 def reference_attention_mask(seq) -> np.ndarray:
     """(B, T) item codes, 0 = padding on the left -> (B, T, T) bool: query t may attend to key s when s <= t and s is
@@ -190,8 +162,8 @@ def _mask_variants(seq):
     "ch4.attention-mask", "The causal and padding mask of a batch", 2, takes=["seq"],
     hint="three rules make one mask: a query never sees later positions (the future), never sees padding keys, and "
          "always sees itself; the mask has one (T, T) matrix per sequence, because padding differs between sequences.",
-    nudge="build the (T, T) lower triangle (np.tril of ones), the (B, 1, T) real-key mask (seq != 0 with a new axis "
-          "in the middle), combine them with & (broadcasting gives (B, T, T)), then | np.eye(T, dtype=bool).")
+    nudge="three boolean arrays: a (T, T) lower triangle (np.tril), a (B, 1, T) array of real keys and the (T, "
+          "T) identity; & and | broadcast them to (B, T, T).")
 def attention_mask_run(fn):
     """``attention_mask(seq) -> (B, T, T)`` bool, for left-padded batches of item codes."""
     rng = np.random.default_rng(21)
@@ -436,11 +408,11 @@ register(Exercise(
     "keys at or before its position and always itself, and a hidden key needs a score of minus infinity; the "
     "weights of one query form a distribution over the keys.",
     run=_attention_forward_run,
-    nudge="q, k, v = self.qkv(x).split(dim, dim=-1); each: .view(B, T, n_heads, d_head).transpose(1, 2) -> (B, h, T, "
-          "d_head); scores = q @ k.transpose(-2, -1) / sqrt(d_head); allowed = causal (torch.tril) & real keys "
-          "(~padding[:, None, None, :]) | torch.eye(T, dtype=torch.bool); masked_fill(~allowed, float('-inf')), "
-          "softmax(dim=-1), F.dropout(weights, self.dropout, self.training); (weights @ v).transpose(1, 2).reshape(B, "
-          "T, dim); then self.out."))
+    nudge="four stages, printing the shapes after each. Split: view to (B, T, h, d_head), then swap the T and h "
+          "axes. Score: matrix product with the keys' last two axes swapped, divided by the square root of "
+          "d_head. Mask: a (T, T) lower triangle, combined with a key mask built from padding (new axes so that "
+          "it broadcasts over heads and queries) and the diagonal, then masked_fill. Merge: swap the axes back "
+          "before reshaping to (B, T, dim)."))
 
 
 # ---------------------------------------------------------------- the next-item cross-entropy (torch, a function)
@@ -477,8 +449,9 @@ def _loss_variants(h, item_table, targets):
     hint="a position's scores are the dot products of its hidden state with every real item's embedding (the padding "
          "row is no item); the loss of a position is minus the log of the softmax probability of its true next item; "
          "average over the positions that have a next item only; stay differentiable end to end.",
-    nudge="real = targets > 0; scores = h[real] @ item_table[1:].T; item code c is column c - 1; "
-          "F.cross_entropy(scores, targets[real] - 1) averages over those rows. No .item(), .detach() or numpy.")
+    nudge="select the positions that have a next item with a boolean mask first (h becomes (N, d)); score them "
+          "against the item rows without the padding row, which shifts every code by one; F.cross_entropy takes "
+          "raw scores and class indices and already averages. Stay in torch: no numpy, no detaching.")
 def next_item_loss_run(fn):
     """``next_item_loss(h, item_table, targets) -> a 0-d tensor``: value and gradients against the reference."""
     import torch
@@ -523,3 +496,32 @@ def next_item_loss_run(fn):
                                f"something is detached or computed outside autograd.")
     return True, ("correct: the right value and gradients on padded batches, a batch of one and sequences with one "
                   "real position.")
+
+
+# ---------------------------------------------------------------- the hit rate of next-item lists (NumPy, a function)
+def _hit_rate(recommended, next_items, k):
+    return float(np.mean([nxt in rec[:k] for rec, nxt in zip(recommended, next_items, strict=True)]))
+
+
+@function_exercise(
+    "ch4.hit-rate", "Hit rate of next-item lists", 1, takes=["recommended", "next_items", "k"],
+    hint="a user counts as a hit when the true next item is among the first k of their list (not anywhere in it, and "
+         "not the first k + 1); the hit rate is the share of users with a hit, not a count and not divided by k.",
+    nudge="zip the lists with the next items; a hit is a membership test on a slice; the mean of booleans is a "
+          "share.")
+def next_item_hit_rate_run(fn):
+    """``hit_rate(recommended, next_items, k) -> float``: share of users whose next item is in their top k."""
+    properties = [("every next item first: 1", ([[1, 2], [3, 4]], [1, 3], 1), 1.0),
+                  ("no next item in any list: 0", ([[1, 2], [3, 4]], [9, 9], 2), 0.0),
+                  ("only the first k count", ([[1, 2, 3]], [3], 2), 0.0),
+                  ("a mean over users, not a count", ([[1, 2], [3, 4], [5, 6], [7, 8]], [2, 9, 9, 9], 2), 0.25)]
+    rng = np.random.default_rng(12)
+    hidden = []
+    for _ in range(20):
+        n_users, n = int(rng.integers(1, 8)), int(rng.integers(1, 12))
+        recommended = [rng.permutation(20)[:n].tolist() for _ in range(n_users)]
+        next_items = rng.integers(0, 20, n_users).tolist()
+        k = int(rng.integers(1, 15))
+        hidden.append((f"{n_users} users, lists of {n}, k={k}", (recommended, next_items, k)))
+    return number_cases_verdict(fn, properties, hidden, _hit_rate, "hit_rate",
+                                "correct: HR@k is the share of users whose next item is among their first k recommendations.")

@@ -140,9 +140,8 @@ def _cloze_loss_diagnosis(fn, description, hidden, labels, table, got) -> str:
     hint="only the positions that were hidden are predictions: each one is a classification over the real items (not "
          "padding, not the [MASK] token), scored by the same embedding table that embeds the inputs, and the loss is "
          "the average of their cross-entropies. Mind which row of the table belongs to which item code.",
-    nudge="select the masked positions with a boolean index (labels > 0), multiply their hidden states by the "
-          "transpose of the table's item rows, and use torch's cross_entropy, whose class indices start at 0 while "
-          "item codes start at 1.")
+    nudge="gather the masked positions' hidden states, score them against the item rows only (which rows of the "
+          "table are those?), and use torch's cross-entropy; mind that its classes count from 0.")
 def cloze_loss_run(fn):
     """``cloze_loss(hidden, labels, item_embeddings) -> scalar tensor``: hidden (B, T, D), labels (B, T) the hidden
     item's code at masked positions and 0 elsewhere, item_embeddings (n_items + 2, D) the shared table (row 0 padding,
@@ -179,6 +178,40 @@ def cloze_loss_run(fn):
             return False, "your function changed its inputs in place: compute new tensors instead."
     return True, ("correct: the cross-entropy of the hidden items over the real items, scored by the shared embedding "
                   "table, averaged over the masked positions only; values and gradients match on every case.")
+
+
+# ---------------------------------------------------------------- the shapes through the block (numpy)
+@function_exercise(
+    "ch5.shapes", "The shapes through an LSTM + MHA block", 1,
+    takes=["batch", "seq_len", "emb_dim", "hidden_dim", "n_heads", "n_items"],
+    hint="follow one batch through the block: which layer changes the width of a position's vector, how the heads "
+         "share the LSTM's width between them, what one attention weight connects (a query position and a key "
+         "position, in one head), and what the output layer scores.",
+    nudge="the heads split the last dimension, and the head axis comes right after the batch axis (so that each head "
+          "is a batch of (positions x positions) matrix products); the output layer scores every movie at every "
+          "position.")
+def lstm_mha_shapes_run(fn):
+    """``lstm_mha_shapes(batch, seq_len, emb_dim, hidden_dim, n_heads, n_items) -> dict`` of tensor shapes."""
+    keys = ["embedding", "lstm", "query_per_head", "attention_weights", "output", "scores"]
+    rng = np.random.default_rng(5)
+    cases = [(256, 50, 32, 64, 2, 1682), (4, 7, 8, 16, 8, 30)]
+    cases += [(int(rng.integers(1, 64)), int(rng.integers(1, 60)), int(rng.integers(1, 65)), h, n, int(rng.integers(2, 5000)))
+              for h, n in [(48, 3), (40, 5), (64, 4)]]
+    for b, t, e, h, n, items in cases:
+        expected = {"embedding": (b, t, e), "lstm": (b, t, h), "query_per_head": (b, n, t, h // n),
+                    "attention_weights": (b, n, t, t), "output": (b, t, h), "scores": (b, t, items)}
+        got = fn(b, t, e, h, n, items)
+        if not isinstance(got, dict) or set(got) != set(keys):
+            return False, f"return a dict with the keys {keys}."
+        for key in keys:
+            try:
+                shape = tuple(int(x) for x in got[key])
+            except (TypeError, ValueError):
+                return False, f"{key!r} should be a tuple of ints such as (batch, seq_len, emb_dim)."
+            if shape != expected[key]:
+                return False, (f"{key!r} is wrong for batch={b}, seq_len={t}, emb_dim={e}, hidden_dim={h}, n_heads={n}, "
+                               f"n_items={items}: yours is {shape}.")
+    return True, "correct: the shapes through embedding, LSTM, the heads' attention and the output layer."
 
 
 # ---------------------------------------------------------------- the LSTM + multi-head attention encoder (torch)
@@ -359,72 +392,13 @@ register(Exercise(
           "keys, allow the diagonal too, and fill the forbidden scores with -inf before the softmax over the keys."))
 
 
-# ---------------------------------------------------------------- shapes, accuracy, parameter count (numpy)
-@function_exercise(
-    "ch5.shapes", "The shapes through an LSTM + MHA block", 1,
-    takes=["batch", "seq_len", "emb_dim", "hidden_dim", "n_heads", "n_items"],
-    hint="follow one batch through the block: which layer changes the width of a position's vector, how the heads "
-         "share the LSTM's width between them, what one attention weight connects (a query position and a key "
-         "position, in one head), and what the output layer scores.",
-    nudge="the heads split the last dimension, and the head axis comes right after the batch axis (so that each head "
-          "is a batch of (positions x positions) matrix products); the output layer scores every movie at every "
-          "position.")
-def lstm_mha_shapes_run(fn):
-    """``lstm_mha_shapes(batch, seq_len, emb_dim, hidden_dim, n_heads, n_items) -> dict`` of tensor shapes."""
-    keys = ["embedding", "lstm", "query_per_head", "attention_weights", "output", "scores"]
-    rng = np.random.default_rng(5)
-    cases = [(256, 50, 32, 64, 2, 1682), (4, 7, 8, 16, 8, 30)]
-    cases += [(int(rng.integers(1, 64)), int(rng.integers(1, 60)), int(rng.integers(1, 65)), h, n, int(rng.integers(2, 5000)))
-              for h, n in [(48, 3), (40, 5), (64, 4)]]
-    for b, t, e, h, n, items in cases:
-        expected = {"embedding": (b, t, e), "lstm": (b, t, h), "query_per_head": (b, n, t, h // n),
-                    "attention_weights": (b, n, t, t), "output": (b, t, h), "scores": (b, t, items)}
-        got = fn(b, t, e, h, n, items)
-        if not isinstance(got, dict) or set(got) != set(keys):
-            return False, f"return a dict with the keys {keys}."
-        for key in keys:
-            try:
-                shape = tuple(int(x) for x in got[key])
-            except (TypeError, ValueError):
-                return False, f"{key!r} should be a tuple of ints such as (batch, seq_len, emb_dim)."
-            if shape != expected[key]:
-                return False, (f"{key!r} is wrong for batch={b}, seq_len={t}, emb_dim={e}, hidden_dim={h}, n_heads={n}, "
-                               f"n_items={items}: yours is {shape}.")
-    return True, "correct: the shapes through embedding, LSTM, the heads' attention and the output layer."
-
-
-def _accuracy_at_k(logits, targets, k):
-    target = logits[np.arange(len(targets)), targets]
-    return float(np.mean((logits > target[:, None]).sum(1) < k))  # fewer than k logits strictly above the target's
-
-
-@function_exercise(
-    "ch5.accuracy", "Accuracy@k from logits", 1, takes=["logits", "targets", "k"],
-    hint="a row's target is in the top k exactly when fewer than k items of that row score strictly higher than it "
-         "(ties count in the target's favour); the answer is the share of rows where that holds.",
-    nudge="read each row's target score with fancy indexing (the row numbers and the targets), compare the whole row "
-          "with it through broadcasting, count per row, and average the booleans.")
-def accuracy_at_k_run(fn):
-    """``accuracy_at_k(logits, targets, k) -> float``: share of rows whose target is among the k largest logits."""
-    properties = [("the target has the largest logit: 1", (np.array([[0.1, 3.0, 0.2]]), np.array([1]), 1), 1.0),
-                  ("the target is second, k=1: 0", (np.array([[0.1, 3.0, 2.0]]), np.array([2]), 1), 0.0),
-                  ("the target is second, k=2: 1", (np.array([[0.1, 3.0, 2.0]]), np.array([2]), 2), 1.0),
-                  ("a mean over rows", (np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0, 1]), 1), 0.5)]
-    rng = np.random.default_rng(17)
-    hidden = []
-    for _ in range(20):
-        n, m, k = int(rng.integers(1, 40)), int(rng.integers(2, 300)), int(rng.integers(1, 20))
-        hidden.append((f"{n} rows, {m} items, k={k}", (rng.normal(size=(n, m)), rng.integers(0, m, n), k)))
-    return number_cases_verdict(fn, properties, hidden, _accuracy_at_k, "accuracy_at_k",
-                                "correct: accuracy@k (HR@k of the next item) from raw logits, without sorting the whole catalogue.")
-
-
+# ---------------------------------------------------------------- parameter count, accuracy (numpy)
 @function_exercise(
     "ch5.lstm-params", "Counting an LSTM's parameters", 2, takes=["input_dim", "hidden_dim"],
     hint="an LSTM has four gates, and each gate is a linear map of two things (the current input and the previous "
          "state) plus a bias; PyTorch keeps a separate bias for each of the two maps.",
-    nudge="per gate: a hidden x input matrix, a hidden x hidden matrix and two bias vectors of size hidden; multiply "
-          "by the number of gates. Check yourself with torch.nn.LSTM(...).parameters().")
+    nudge="read the gate equations of torch.nn.LSTM's documentation: list the weight matrices and bias vectors of "
+          "one gate with their shapes (which sizes do they map between?), then count the gates.")
 def lstm_parameters_run(fn):
     """``lstm_parameter_count(input_dim, hidden_dim) -> int``, checked against torch.nn.LSTM."""
     import torch
@@ -442,3 +416,36 @@ def lstm_parameters_run(fn):
                                f"own hidden x hidden matrix.")
             return False, f"for input_dim={i}, hidden_dim={h} yours gives {got!r}: count W_ih, W_hh and both biases of the 4 gates."
     return True, "correct: 4 gates x (W_ih: hidden x input, W_hh: hidden x hidden, two biases of size hidden)."
+
+
+def _accuracy_at_k(logits, targets, k):
+    target = logits[np.arange(len(targets)), targets]
+    return float(np.mean((logits >= target[:, None]).sum(1) - 1 < k))  # fewer than k OTHER logits at least as high
+
+
+@function_exercise(
+    "ch5.accuracy", "Accuracy@k from logits", 1, takes=["logits", "targets", "k"],
+    hint="a row's target is in the top k exactly when fewer than k OTHER items of that row score at least as high as "
+         "it (ties count against the model, as in the chapter's evaluation); the answer is the share of rows where "
+         "that holds.",
+    nudge="no sorting is needed: get each row's target score (numpy's fancy indexing takes one element per row), let "
+          "broadcasting compare it with its whole row, and count; mind that the target is part of its own row.")
+def accuracy_at_k_run(fn):
+    """``accuracy_at_k(logits, targets, k) -> float``: share of rows whose target is among the k largest logits."""
+    properties = [("the target has the largest logit: 1", (np.array([[0.1, 3.0, 0.2]]), np.array([1]), 1), 1.0),
+                  ("the target is second, k=1: 0", (np.array([[0.1, 3.0, 2.0]]), np.array([2]), 1), 0.0),
+                  ("the target is second, k=2: 1", (np.array([[0.1, 3.0, 2.0]]), np.array([2]), 2), 1.0),
+                  ("a mean over rows", (np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([0, 1]), 1), 0.5),
+                  ("a tie counts against the target, k=1: 0", (np.array([[1.0, 2.0, 2.0]]), np.array([1]), 1), 0.0),
+                  ("tied with one other, k=2: 1", (np.array([[1.0, 2.0, 2.0]]), np.array([1]), 2), 1.0)]
+    rng = np.random.default_rng(17)
+    hidden = []
+    for _ in range(20):
+        n, m, k = int(rng.integers(1, 40)), int(rng.integers(2, 300)), int(rng.integers(1, 20))
+        hidden.append((f"{n} rows, {m} items, k={k}", (rng.normal(size=(n, m)), rng.integers(0, m, n), k)))
+    for _ in range(5):  # integer scores: many ties
+        n, m, k = int(rng.integers(1, 40)), int(rng.integers(2, 300)), int(rng.integers(1, 20))
+        hidden.append((f"{n} rows, {m} items with tied scores, k={k}",
+                       (rng.integers(0, 4, size=(n, m)).astype(float), rng.integers(0, m, n), k)))
+    return number_cases_verdict(fn, properties, hidden, _accuracy_at_k, "accuracy_at_k",
+                                "correct: accuracy@k (HR@k of the next item) from raw logits, without sorting the whole catalogue.")

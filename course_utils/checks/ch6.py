@@ -105,8 +105,9 @@ def _grid_size(space) -> int:
     "ch6.grid-size", "Counting the trials of a grid", 1, takes=["space"],
     hint="a grid tries every combination, so the counts of values multiply; a range includes both of its ends when "
          "they fall on the grid, and a float division such as 0.3 / 0.1 is not exactly 3.",
-    nudge="a list gives its length; a (low, high, step) range gives the number of whole steps between low and high, "
-          "plus one for low itself; round the division down only after adding a tiny epsilon (1e-9).")
+    nudge="a list gives its length; for a (low, high, step) range, count how many whole steps fit between the ends "
+          "and do not forget the first value; the division of floats can land a hair below a whole number, so "
+          "allow a small tolerance before rounding down.")
 def grid_size_run(fn):
     """``grid_size(space) -> int``: the trials of a full grid; a list is a set of choices, (low, high, step) a range."""
     properties = [("one list of 3 choices", {"units": [32, 64, 128]}, 3),
@@ -162,11 +163,11 @@ def _optuna_distribution_problem(trial) -> str | None:
 
 @function_exercise(
     "ch6.optuna-space", "An Optuna search space for GMF", 2, takes=["trial"],
-    hint="a search space names each parameter once, draws integers for counts and floats for rates, and puts a "
-         "range that spans orders of magnitude on a log scale (a few small counts stay uniform); the drawn values, "
-         "not constants, go back to the model under its own parameter names.",
-    nudge="one suggest_int or suggest_float call per parameter, with log=True where the range spans a factor of 8 or "
-          "more of sizes or rates; return a dict whose keys are NCFRecommender's parameter names.")
+    hint="a search space names each parameter once, draws integers for counts and floats for rates, and puts a size "
+         "or a rate whose range spans a large factor on a log scale (a count where each added unit costs the same "
+         "work stays uniform); the drawn values, not constants, go back to the model under its own parameter names.",
+    nudge="one suggest_int or suggest_float call per parameter, with log=True for the sizes and rates whose range "
+          "spans a factor of 8 or more; return a dict whose keys are NCFRecommender's parameter names.")
 def optuna_space_run(fn):
     """``gmf_space(trial) -> dict``: the OPTUNA_SPACE distributions, and the drawn values returned as parameters."""
     import optuna
@@ -194,8 +195,8 @@ def optuna_space_run(fn):
     "ch6.best-trial", "The best trial of a results table", 1, takes=["table", "direction"],
     hint="only finished trials have a value that can be compared; the direction says whether large or small is "
          "better; rows may come in any order, so a tie goes to the earliest trial by its number, not by its row.",
-    nudge="filter the rows whose state is COMPLETE, take the maximum or the minimum of 'value' according to "
-          "direction, then the smallest 'number' among the rows holding that value.")
+    nudge="pandas can select rows by a condition on a column; decide which states may compete, find the best value "
+          "in the direction asked, and settle ties with the trial numbers, never with the row order.")
 def best_trial_run(fn):
     """``best_trial(table, direction) -> int``: the number of the best COMPLETE trial (ties: the earliest)."""
     def table(values, states):
@@ -308,10 +309,10 @@ def _schedule_variants(base_lr, warmup, epochs, spe, m):
     hint="a scheduler multiplies the base learning rate by a factor of the step number; the step is counted in "
          "batches (optimizer updates) from 0, the warm-up's first update already moves, the peak is the last warm-up "
          "step, and the half cosine ends at the floor exactly on the very last update.",
-    nudge="LambdaLR(optimizer, f) calls f(step) with step = 0, 1, ... and multiplies the base rate by what it returns; "
-          "the whole run has epochs * steps_per_epoch steps; in the warm-up the factor grows like (step + 1) / "
-          "warmup_steps; afterwards let a progress p go from 0 at step warmup_steps - 1 to 1 at the last step and use "
-          "min_factor + (1 - min_factor) * (1 + cos(pi p)) / 2.")
+    nudge="LambdaLR calls your function with the step (0, 1, ...) and multiplies the base rate by what it returns; "
+          "the warm-up is a straight line through (step 0, above 0) and (step warmup_steps - 1, 1); for the decay "
+          "define a progress that is 0 at the peak and 1 at the last step, and map it with a half cosine shifted and "
+          "scaled to end at min_factor.")
 def lr_schedule_run(fn):
     """``warmup_cosine(optimizer, warmup_steps, epochs, steps_per_epoch, min_factor)`` -> a scheduler stepped after
     every batch: the learning rate of every step equals the reference's (warm-up boundary, floor, steps not epochs)."""
@@ -361,8 +362,9 @@ def _decay_tensors(seed: int):
     hint="decoupled weight decay shrinks each weight itself toward zero by a fraction proportional to the learning "
          "rate and the decay strength, in place, without going through the gradient (which Adam would rescale) and "
          "without autograd recording it.",
-    nudge="for every parameter, multiply it in place by (1 - lr * weight_decay) inside a no_grad block (or on its "
-          "data); leave its grad alone: adding weight_decay * w to the gradient is the old, coupled L2 penalty.")
+    nudge="the decay is its own line of AdamW's pseudo-code (torch.optim.AdamW's documentation), before the moment "
+          "estimates; change each parameter itself, in place, where autograd does not record it; the gradient stays "
+          "as it is (adding to the gradient is the old, coupled L2 penalty).")
 def weight_decay_run(fn):
     """``decay_weights_(params, lr, weight_decay)``: in place, w <- w (1 - lr wd), gradients untouched; followed by an
     Adam step it must reproduce torch.optim.AdamW over several steps."""

@@ -185,8 +185,17 @@ def _split(ratings):
 
 
 def _split_size(ratings):
+    from course_utils import InteractionDataset
+
     train, test = _split(ratings)
-    return len(train), [len(test), len(ratings), int(0.75 * len(ratings))]  # test part; no split; a 3:1 split
+    per_user, _ = InteractionDataset(ratings).split(test_size=0.2, strategy="user_random", seed=42)
+    other_seed, _ = InteractionDataset(ratings).split(test_size=0.2, strategy="random", seed=0)
+    return int(train.data["item_id"].nunique()), [
+        int(ratings["item_id"].nunique()),  # the whole log's movies
+        int(test.data["item_id"].nunique()),  # the test part's movies
+        len(train),  # the training part's rows
+        int(per_user.data["item_id"].nunique()),  # a per-user split
+        int(other_seed.data["item_id"].nunique())]  # another seed
 
 
 def _baseline_rmse(ratings):
@@ -223,4 +232,4 @@ DATA_ANSWERS = {
     "ch1.cold-test": _cold_test,
     "ch1.baseline-rmse": _baseline_rmse,
 }
-DATA_WRONG_COUNTS = {k: 3 for k in DATA_ANSWERS}
+DATA_WRONG_COUNTS = {k: 3 for k in DATA_ANSWERS} | {"ch1.split-size": 5}

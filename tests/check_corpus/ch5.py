@@ -168,7 +168,7 @@ REFERENCE = {
     "ch5.lstm-mha-encoder": LSTMAttentionByHand,
     "ch5.shapes": _shapes,
     "ch5.accuracy": lambda logits, targets, k: float(np.mean(
-        (logits > logits[np.arange(len(targets)), targets][:, None]).sum(1) < k)),
+        (logits >= logits[np.arange(len(targets)), targets][:, None]).sum(1) - 1 < k)),
     "ch5.lstm-params": lambda input_dim, hidden_dim: 4 * hidden_dim * (input_dim + hidden_dim) + 8 * hidden_dim,
 }
 WRONG = {
@@ -182,11 +182,13 @@ WRONG = {
     "ch5.shapes": [lambda *a: {**_shapes(*a), "attention_weights": (a[0], a[1], a[1])},  # forgets the heads
                    lambda *a: {**_shapes(*a), "query_per_head": (a[0], a[4], a[1], a[3])},  # full width per head
                    lambda *a: {**_shapes(*a), "query_per_head": (a[0], a[1], a[4], a[3] // a[4])}],  # not transposed
-    "ch5.accuracy": [lambda logits, targets, k: float(np.mean(
+    "ch5.accuracy": [lambda logits, targets, k: float(np.mean(  # ties in the target's favour
+                         (logits > logits[np.arange(len(targets)), targets][:, None]).sum(1) < k)),
+                     lambda logits, targets, k: float(np.mean(
                          (logits >= logits[np.arange(len(targets)), targets][:, None]).sum(1) < k)),  # counts itself
                      lambda logits, targets, k: float(np.mean(np.argmax(logits, 1) == targets)),  # ignores k
                      lambda logits, targets, k: float(np.mean(  # off by one: k + 1 places
-                         (logits > logits[np.arange(len(targets)), targets][:, None]).sum(1) <= k))],
+                         (logits >= logits[np.arange(len(targets)), targets][:, None]).sum(1) - 1 <= k))],
     "ch5.lstm-params": [lambda input_dim, hidden_dim: 4 * hidden_dim * (input_dim + hidden_dim) + 4 * hidden_dim,
                         lambda input_dim, hidden_dim: hidden_dim * (input_dim + hidden_dim) + 2 * hidden_dim,
                         lambda input_dim, hidden_dim: 4 * hidden_dim * input_dim + 8 * hidden_dim,  # forgets W_hh
