@@ -25,6 +25,7 @@ BENCHMARKS = {  # name -> module of this package
     "notebooks": "notebooks",
     "sampling": "sampling",
     "bprmf-device": "bprmf_device",
+    "parity": "parity",
 }
 
 

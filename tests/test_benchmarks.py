@@ -27,7 +27,7 @@ def test_the_issue_benchmarks_are_there():
 
 @pytest.mark.parametrize("name", list(cli.BENCHMARKS))
 def test_every_benchmark_parses_its_defaults_and_the_common_options(name, tmp_path):
-    extra = ["--movielens"] if name == "sasrec" else []
+    extra = {"sasrec": ["--movielens"], "parity": ["--part", "sasrec"]}.get(name, [])
     args = cli.build_parser().parse_args(["run", name, "--device", "cpu", "--results", str(tmp_path / "R.md"), *extra])
     assert args.name == name and args.device == "cpu" and args.results == tmp_path / "R.md" and not args.no_record
     module = cli._module(name)
@@ -86,3 +86,39 @@ def test_unknown_names_are_errors_that_say_what_exists(real_data_dir, monkeypatc
         cli.main(["run", "ml100k", "--device", "cpu", "--models", "EASE", "NCF", "--no-record"])
     with pytest.raises(SystemExit, match=r"names: no such notebook .*99_missing.ipynb.*00_quickstart.ipynb"):
         cli.main(["run", "notebooks", "--device", "cpu", "99_missing.ipynb", "--no-record"])
+
+
+def test_parity_variants_differ_from_the_course_in_their_one_choice_only():
+    import torch
+
+    from benchmarks import parity
+    from course_utils.models.sasrec import SASRec
+
+    kwargs = dict(n_items=40, dim=16, n_layers=2, n_heads=2, max_len=8, dropout=0.5)
+    seq = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]])
+    torch.manual_seed(0)
+    course = SASRec(**kwargs).eval()
+    for name in parity.ABLATION:
+        recommender, module = parity.SASREC_VARIANTS[name]
+        variant = module(**kwargs).eval()
+        if name in ("attention-output dropout", "eps 1e-5", "uniform negatives", "course"):
+            # same weights, same outputs in eval mode (epsilon: up to its tiny effect)
+            state = {k.replace("attention.inner.", "attention."): v for k, v in variant.state_dict().items()}
+            course.load_state_dict(state)
+            torch.testing.assert_close(variant.encode(seq), course.encode(seq), atol=1e-4, rtol=1e-4)
+        if name in ("unit-scale init", "all four changes"):
+            assert variant.position.weight.std() > 0.5  # N(0, 1) positions, not Xavier's 0.25
+        eps = {m.eps for m in variant.modules() if isinstance(m, torch.nn.LayerNorm)}
+        assert eps == ({1e-5} if name in ("eps 1e-5", "all four changes") else {1e-8}), name
+        dropped = any(isinstance(m, parity.DroppedAttention) for m in variant.modules())
+        assert dropped == (name in ("attention-output dropout", "all four changes")), name
+        assert (recommender is parity.UniformNegatives) == (name in ("uniform negatives", "all four changes")), name
+
+
+def test_the_ncf_reference_init_zeroes_the_biases_and_keeps_the_embeddings():
+    from benchmarks.parity import ReferenceInitMLP
+
+    mlp = ReferenceInitMLP(20, 30, hidden=(64, 32, 16, 8))
+    assert all((layer.bias == 0).all() for layer in mlp.tower) and (mlp.head.bias == 0).all()
+    assert abs(mlp.head.weight.abs().max().item()) <= (3 / 8) ** 0.5
+    assert mlp.user.weight.std() < 0.02

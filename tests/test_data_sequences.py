@@ -54,6 +54,13 @@ def test_windows_with_a_stride_cover_long_histories():
     assert short_targets.tolist() == [[0, 0, 2, 3], [2, 3, 4, 5]]
 
 
+def test_windows_know_the_sequence_they_come_from():
+    seqs = [np.arange(1, 13), np.array([9]), np.array([4, 5, 6])]
+    inputs, targets, owners = next_item_windows(seqs, max_len=4, stride=4, return_owners=True)
+    assert owners.tolist() == [0, 0, 0, 2]  # three windows of the first sequence, none of the 1-item one
+    assert (inputs, targets)[0].tolist() == next_item_windows(seqs, max_len=4, stride=4)[0].tolist()
+
+
 def test_sasrec_file_round_trip(tiny_df, tmp_path):
     from course_utils.data.sequences import read_sasrec_file, write_sasrec_file
 

@@ -196,3 +196,48 @@ def test_the_recommender_trains_sasrec_with_ones_own_attention(loo):
     users = train.data["user_id"].unique()[:6].tolist()
     assert plain.recommend(users, k=5).keys() == course.recommend(users, k=5).keys()
     np.testing.assert_allclose(plain.history_.train_loss, course.history_.train_loss, rtol=0.05)  # same model, same data
+
+
+def test_the_reference_initialization_xavier_normal_everywhere_padding_zero():
+    torch.manual_seed(0)
+    m = SASRec(n_items=5000, dim=50, n_layers=2, n_heads=1, max_len=50, dropout=0.5)
+    assert torch.all(m.item.weight[0] == 0)  # padding
+    xavier = lambda rows, cols: (2 / (rows + cols)) ** 0.5  # noqa: E731
+    assert abs(m.item.weight[1:].std().item() - xavier(5001, 50)) < 0.05 * xavier(5001, 50)  # 0.020: small
+    assert abs(m.position.weight.std().item() - xavier(50, 50)) < 0.1 * xavier(50, 50)
+    qkv = m.blocks[0].attention.qkv.weight  # (3d, d)
+    assert abs(qkv.std().item() - xavier(150, 50)) < 0.1 * xavier(150, 50)
+    assert all(ln.eps == 1e-8 for ln in m.modules() if isinstance(ln, torch.nn.LayerNorm))
+
+
+def test_no_dropout_on_the_attention_output():
+    """The references drop attention weights and FFN activations only: with those off, the block is deterministic."""
+    torch.manual_seed(0)
+    m = SASRec(n_items=30, dim=16, n_layers=2, n_heads=2, max_len=8, dropout=0.5).train()
+    for block in m.blocks:
+        block.attention.dropout = 0.0
+        block.ffn[2].p = block.ffn[4].p = 0.0
+    m.drop.p = 0.0
+    seq = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8]])
+    torch.testing.assert_close(m.encode(seq), m.encode(seq))
+
+
+def test_bce_negatives_are_never_the_users_own_items(loo):
+    train, _ = loo
+    drawn = []
+
+    class Recording(SASRecRecommender):  # records what training drew (the sampler lives only during fit)
+        def _negatives(self, users, length):
+            negatives = super()._negatives(users, length)
+            drawn.append((users.clone(), negatives.clone()))
+            return negatives
+
+    model = Recording(**{**_model(loss="bce", epochs=2).get_params(), "module": None}).fit(train.data)
+    assert drawn
+    seen = model.seen_.tocsr()
+    n_items = len(model.item_index_)
+    for users, negatives in drawn:
+        assert negatives.shape == (len(users), 20) and negatives.min() >= 1 and negatives.max() <= n_items
+        for u, row in zip(users.tolist(), negatives.tolist(), strict=True):
+            own = set((seen.indices[seen.indptr[u]:seen.indptr[u + 1]] + 1).tolist())  # item codes = index + 1
+            assert not own & set(row), u

@@ -53,19 +53,20 @@ def pad_left(sequences, length: int) -> np.ndarray:
     return out
 
 
-def next_item_windows(sequences, max_len: int, stride: int | None = None):
+def next_item_windows(sequences, max_len: int, stride: int | None = None, return_owners: bool = False):
     """Training pairs for next-item prediction: (inputs, targets), each (n_windows, max_len), left-padded.
 
     For a sequence s, position t of a window reads s[..t] and must predict the next item: targets are the inputs
     shifted by one (target 0 = padding, no loss). Every sequence gives its most recent window (the paper's single
     window per user); with ``stride`` it also gives earlier windows ending every ``stride`` items before, so that
     histories longer than max_len are used whole. Sequences with fewer than 2 items give no window.
+    return_owners: also return, for each window, the index of the sequence it comes from (n_windows,) int64.
     """
     check_int(max_len, "max_len", "next_item_windows", min_value=1)
     if stride is not None:
         check_int(stride, "stride", "next_item_windows", min_value=1)
-    inputs, targets = [], []
-    for history in sequences:
+    inputs, targets, owners = [], [], []
+    for owner, history in enumerate(sequences):
         seq = np.asarray(history, dtype=np.int64)
         if len(seq) < 2:
             continue
@@ -77,7 +78,9 @@ def next_item_windows(sequences, max_len: int, stride: int | None = None):
             window = seq[max(0, end - max_len - 1):end]
             inputs.append(window[:-1])
             targets.append(window[1:])
-    return pad_left(inputs, max_len), pad_left(targets, max_len)
+            owners.append(owner)
+    windows = pad_left(inputs, max_len), pad_left(targets, max_len)
+    return (*windows, np.asarray(owners, dtype=np.int64)) if return_owners else windows
 
 
 def read_sasrec_file(path) -> pd.DataFrame:
