@@ -17,6 +17,7 @@ _HOME = {
     "UniformSampler": "data", "PopularitySampler": "data", "sample_eval_candidates": "data", "DatasetError": "data",
     # evaluation
     "Evaluator": "evaluation", "EvaluationResult": "evaluation", "compare": "evaluation",
+    "over_seeds": "experiments", "paired_comparison": "experiments",
     # models and the shared shape
     "BaseRecommender": "recommender", "TorchRecommender": "torch_recommender", "SequenceRecommender": "torch_recommender", "NotFittedError": "recommender",
     "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",

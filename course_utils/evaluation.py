@@ -30,11 +30,13 @@ ALL_METRICS = [*RANKING_METRICS, "coverage", *RATING_METRICS]
 class EvaluationResult(dict):
     """A dict of metric values ("ndcg@10": 0.43, ...) plus "protocol" and "n_users", printed with its protocol."""
 
-    def __init__(self, values: dict, protocol: str, task: str, n_users: int, skipped_users: int = 0):
+    def __init__(self, values: dict, protocol: str, task: str, n_users: int, skipped_users: int = 0,
+                 per_user: pd.DataFrame | None = None):
         super().__init__(values)
         self["protocol"] = protocol
         self["n_users"] = n_users
         self.protocol, self.task, self.n_users, self.skipped_users = protocol, task, n_users, skipped_users
+        self.per_user = per_user  # evaluate(..., per_user=True): one row per test user (index user_id), one column per metric
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in self.items() if k not in ("protocol", "n_users")}
@@ -73,8 +75,13 @@ class Evaluator:
         return f"Evaluator(metrics={self.metrics}, k_values={self.k_values})"
 
     def evaluate(self, model, test, task: str = "ranking", train_data=None, protocol: str = "full",
-                 n_negatives: int = 100, random_state: int = 42, batch_size: int = 1024) -> EvaluationResult:
+                 n_negatives: int = 100, random_state: int = 42, batch_size: int = 1024,
+                 per_user: bool = False) -> EvaluationResult:
+        """Evaluate ``model`` on ``test``. per_user=True also keeps each test user's value of every ranking metric
+        (``result.per_user``, indexed by user_id): what a paired comparison of two models over users needs."""
         check_choice(task, "task", ["ranking", "rating"], "evaluate")
+        if not isinstance(per_user, bool):
+            raise TypeError(f"The 'per_user' parameter of evaluate must be True or False. Got {per_user!r}.")
         check_choice(protocol, "protocol", ["full", "sampled"], "evaluate")
         test_df = _frame(test, "test", need_rating=(task == "rating"))
         train_df = None if train_data is None else _frame(train_data, "train_data")
@@ -87,9 +94,9 @@ class Evaluator:
         if not metrics:
             raise ValueError(f"task='ranking' needs ranking metrics; this Evaluator has only {self.metrics}.")
         if protocol == "full":
-            return self._full(model, test_df, train_df, metrics, batch_size)
+            return self._full(model, test_df, train_df, metrics, batch_size, per_user)
         check_int(n_negatives, "n_negatives", "evaluate", min_value=1)
-        return self._sampled(model, test_df, train_df, metrics, n_negatives, random_state)
+        return self._sampled(model, test_df, train_df, metrics, n_negatives, random_state, per_user)
 
     # ------------------------------------------------------------------ protocols
     def _rating(self, model, test_df):
@@ -107,7 +114,7 @@ class Evaluator:
         protocol = f"rating prediction on {len(rows):,} test ratings" + (f" ({skipped} with an unseen user or item skipped)" if skipped else "")
         return EvaluationResult(values, protocol, "rating", int(rows["user_id"].nunique()))
 
-    def _full(self, model, test_df, train_df, metrics, batch_size):
+    def _full(self, model, test_df, train_df, metrics, batch_size, per_user=False):
         n_items = len(model.item_index_)
         k_max = self.k_values[-1]
         if k_max > n_items:
@@ -123,11 +130,17 @@ class Evaluator:
             ranked[start:start + len(u)] = _top_k(scores, k_max)
         n_excluded = np.diff(exclude[users].indptr)
         ranked[np.arange(k_max)[None, :] >= (n_items - n_excluded)[:, None]] = -1  # fewer unseen items than k: pad
-        values = self._ranking_values(metrics, ranked, relevant, n_items)
+        values = self._ranking_values(metrics, ranked, relevant, n_items, per_user=True)
+        table = None
+        if per_user:
+            table = pd.DataFrame({key: v for key, v in values.items() if isinstance(v, np.ndarray)},
+                                 index=pd.Index(model.user_index_[users], name="user_id"))
+        values = {key: float(v.mean()) if isinstance(v, np.ndarray) else v for key, v in values.items()}
         seen = "training items removed" if train_df is not None else "the model's training items removed"
-        return EvaluationResult(values, f"full ranking over {n_items:,} items, {seen}", "ranking", len(users), skipped)
+        return EvaluationResult(values, f"full ranking over {n_items:,} items, {seen}", "ranking", len(users), skipped,
+                                per_user=table)
 
-    def _sampled(self, model, test_df, train_df, metrics, n_negatives, random_state):
+    def _sampled(self, model, test_df, train_df, metrics, n_negatives, random_state, per_user=False):
         from .data.sampling import sample_eval_candidates
 
         n_items = len(model.item_index_)
@@ -152,10 +165,14 @@ class Evaluator:
         relevant = sp.csr_matrix((np.ones(len(users)), (np.arange(len(users)), cand[:, -1])), shape=(len(users), n_items))
         per_pair = self._ranking_values(metrics, ranked, relevant, n_items, per_user=True)
         groups = pd.Series(users)  # average over each user's test items first, then over users
-        values = {key: float(pd.Series(v).groupby(groups).mean().mean()) if isinstance(v, np.ndarray) else v
-                  for key, v in per_pair.items()}
+        by_user = {key: pd.Series(v).groupby(groups).mean() for key, v in per_pair.items() if isinstance(v, np.ndarray)}
+        values = {key: float(by_user[key].mean()) if key in by_user else v for key, v in per_pair.items()}
+        table = None
+        if per_user:
+            table = pd.DataFrame(by_user)
+            table.index = pd.Index(model.user_index_[table.index.to_numpy()], name="user_id")
         protocol = f"sampled: each test item ranked against {n_negatives} random items the user never interacted with"
-        return EvaluationResult(values, protocol, "ranking", int(np.unique(users).size), skipped)
+        return EvaluationResult(values, protocol, "ranking", int(np.unique(users).size), skipped, per_user=table)
 
     # ------------------------------------------------------------------ helpers
     def _test_users(self, model, test_df):

@@ -133,3 +133,21 @@ def test_result_is_a_plain_dict_with_protocol():
     r = EvaluationResult({"ndcg@10": 0.5}, "full ranking", "ranking", 3)
     assert dict(r) == {"ndcg@10": 0.5, "protocol": "full ranking", "n_users": 3}
     assert r.to_frame().loc["ndcg", "@10"] == 0.5
+
+
+def test_per_user_values_average_to_the_reported_metrics():
+    test = pd.DataFrame({"user_id": [1, 2, 2], "item_id": [13, 14, 11]})
+    ev = Evaluator(metrics=["precision", "hit_rate", "coverage"], k_values=[1, 2])
+    r = ev.evaluate(fitted(), test, train_data=TRAIN, per_user=True)
+    assert list(r.per_user.index) == [1, 2] and r.per_user.index.name == "user_id"
+    assert "coverage@1" not in r.per_user  # a catalogue metric has no per-user value
+    # user 1's test item 13 is second in its list (12, 13, 14), user 2's 11 first
+    assert r.per_user.loc[1, "hit_rate@1"] == 0.0 and r.per_user.loc[2, "hit_rate@1"] == 1.0
+    for key in r.per_user:
+        assert r[key] == pytest.approx(r.per_user[key].mean())
+    assert ev.evaluate(fitted(), test, train_data=TRAIN).per_user is None  # only on request
+    s = ev.evaluate(fitted(), test, train_data=TRAIN, protocol="sampled", n_negatives=1, per_user=True)
+    assert sorted(s.per_user.index) == [1, 2]
+    assert s["hit_rate@1"] == pytest.approx(s.per_user["hit_rate@1"].mean())
+    with pytest.raises(TypeError, match="'per_user'.*True or False"):
+        ev.evaluate(fitted(), test, per_user="yes")

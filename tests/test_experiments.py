@@ -1,0 +1,93 @@
+"""over_seeds and paired_comparison: seeds, pairing, and the verdict on known differences."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import EASERecommender, Evaluator, InteractionDataset, PopularityRecommender
+from course_utils.data import make_synthetic
+from course_utils.experiments import SeedRuns, over_seeds, paired_comparison
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return InteractionDataset(make_synthetic(n_users=150, n_items=80, n_groups=4, seed=3), implicit=True)
+
+
+def _runs(name, values, per_user=None):
+    table = pd.DataFrame({"seed": range(len(values)), "ndcg@10": values}).set_index("seed")
+    return SeedRuns(name=name, table=table, per_user=per_user or {})
+
+
+def test_over_seeds_draws_a_split_per_seed_and_records_per_user_values(dataset):
+    splits = {}
+
+    def split(seed):
+        splits[seed] = dataset.split(test_size=0.25, strategy="user_random", seed=seed)
+        return splits[seed]
+
+    runs = over_seeds(lambda seed: EASERecommender(reg_lambda=50.0), split=split, seeds=[0, 1, 2], progress=False)
+    assert runs.name == "EASE" and runs.seeds == [0, 1, 2]
+    assert set(runs.table.columns) == {"ndcg@10", "recall@10", "hit_rate@10"}
+    # each row is exactly the evaluation of that seed's split
+    again = Evaluator(metrics=["ndcg", "recall", "hit_rate"], k_values=[10]).evaluate(
+        EASERecommender(reg_lambda=50.0).fit(splits[1][0]), splits[1][1], train_data=splits[1][0])
+    assert runs.table.loc[1, "ndcg@10"] == pytest.approx(again["ndcg@10"])
+    assert runs.table["ndcg@10"].nunique() == 3  # three different splits
+    assert runs.per_user[2]["ndcg@10"].mean() == pytest.approx(runs.table.loc[2, "ndcg@10"])
+    summary = runs.summary()
+    assert summary.loc["ndcg@10", "std"] == pytest.approx(runs.table["ndcg@10"].std(ddof=1))
+    assert runs.mean_std("ndcg@10") == summary.loc["ndcg@10", "mean ± std"]
+
+
+def test_over_seeds_with_a_custom_fit_records_what_it_returns(dataset):
+    train, test = dataset.split(test_size=0.25, strategy="user_random", seed=0)
+    runs = over_seeds(lambda seed: PopularityRecommender(), train, test, seeds=[4, 5, 6], progress=False,
+                      fit=lambda model, tr: (model.fit(tr), {"epoch": 7})[1], name="pop")
+    assert list(runs.table["epoch"]) == [7, 7, 7] and runs.name == "pop"
+    assert runs.table["ndcg@10"].nunique() == 1  # popularity has nothing random
+    same = paired_comparison(runs, runs)
+    assert same.difference == 0 and same.wins == 0 and not same.significant
+
+
+def test_over_seeds_rejects_bad_arguments(dataset):
+    train, test = dataset.split(test_size=0.25, strategy="user_random", seed=0)
+    make = lambda seed: PopularityRecommender()  # noqa: E731
+    with pytest.raises(ValueError, match="either train and test, or split"):
+        over_seeds(make, train, seeds=[0])
+    with pytest.raises(TypeError, match="'seeds'.*non-empty list"):
+        over_seeds(make, train, test, seeds=3)
+    with pytest.raises(ValueError, match="must not repeat"):
+        over_seeds(make, train, test, seeds=[1, 1])
+    with pytest.raises(TypeError, match="'make_model'"):
+        over_seeds(PopularityRecommender(), train, test)
+
+
+def test_paired_comparison_finds_a_consistent_difference_and_calls_noise_noise():
+    rng = np.random.default_rng(0)
+    users = pd.Index(range(400), name="user_id")
+    base = {s: pd.DataFrame({"ndcg@10": rng.uniform(0, 1, 400)}, index=users) for s in range(3)}
+    better = {s: base[s] + 0.05 for s in range(3)}
+    same = {s: pd.DataFrame({"ndcg@10": base[s]["ndcg@10"] + rng.normal(0, 0.01, 400)}, index=users) for s in range(3)}
+    b = _runs("B", [base[s]["ndcg@10"].mean() for s in range(3)], base)
+    a = _runs("A", [better[s]["ndcg@10"].mean() for s in range(3)], better)
+    c = _runs("C", [same[s]["ndcg@10"].mean() for s in range(3)], same)
+    ahead = paired_comparison(a, b)
+    assert ahead.difference == pytest.approx(0.05) and ahead.wins == 3 and ahead.significant
+    assert ahead.ci_low > 0 and ahead.verdict == "A is ahead of B" and "A ahead on 3" in str(ahead)
+    assert paired_comparison(b, a).verdict == "A is ahead of B"
+    noise = paired_comparison(c, b)
+    assert not noise.significant and noise.verdict == "no measurable difference between C and B"
+    assert noise.ci_low < 0 < noise.ci_high
+
+
+def test_paired_comparison_needs_three_seeds_and_the_same_seeds():
+    a, b = _runs("A", [0.5, 0.6]), _runs("B", [0.1, 0.2])
+    two = paired_comparison(a, b)
+    assert not two.significant and "no measurable difference" in two.verdict  # two seeds never decide
+    assert np.isnan(two.ci_low)  # no per-user values: no bootstrap
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_comparison(_runs("A", [0.5, 0.6, 0.7]), b)
+    with pytest.raises(ValueError, match="'metric'.*ndcg@10"):
+        paired_comparison(a, b, metric="recall@10")
+    with pytest.raises(TypeError, match="'a'.*over_seeds"):
+        paired_comparison({"ndcg@10": 0.5}, b)
