@@ -26,6 +26,7 @@ BENCHMARKS = {  # name -> module of this package
     "sampling": "sampling",
     "bprmf-device": "bprmf_device",
     "parity": "parity",
+    "defaults": "defaults",
 }
 
 

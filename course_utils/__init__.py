@@ -20,7 +20,7 @@ _HOME = {
     "over_seeds": "experiments", "paired_comparison": "experiments",
     # models and the shared shape
     "BaseRecommender": "recommender", "TorchRecommender": "torch_recommender", "SequenceRecommender": "torch_recommender", "NotFittedError": "recommender",
-    "PopularityRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
+    "PopularityRecommender": "models", "RecentPopularityRecommender": "models", "MarkovRecommender": "models", "EASERecommender": "models", "BPRMFRecommender": "models",
     "EmbeddingMLPRecommender": "models", "KerasMLPRecommender": "models", "SurpriseRecommender": "models",
     "NCFRecommender": "models", "LightFMRecommender": "models", "ALSRecommender": "models",
     "LightGCNRecommender": "models", "SASRecRecommender": "models", "LSTMRecommender": "models",

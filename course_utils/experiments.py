@@ -70,13 +70,11 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        """True when the bootstrap interval excludes 0 and the t-test over seeds has p < 0.05 (both tests
-        agree), with at least 3 seeds."""
-        if self.n_seeds < 3:
+        """True when, with at least 3 seeds, the tests available agree that the difference is not 0: the t-test
+        over seeds has p < 0.05 and (when per-user values exist) the bootstrap interval over users excludes 0."""
+        if self.n_seeds < 3 or np.isnan(self.t_pvalue) or self.t_pvalue >= 0.05:
             return False
-        over_users = not np.isnan(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0)
-        over_seeds_ = not np.isnan(self.t_pvalue) and self.t_pvalue < 0.05
-        return over_users and over_seeds_
+        return np.isnan(self.ci_low) or self.ci_low > 0 or self.ci_high < 0
 
     @property
     def verdict(self) -> str:
@@ -156,7 +154,8 @@ def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_boots
     - a paired t-test over seeds (scipy.stats.ttest_rel): is the per-seed difference consistently away from 0?
     - a paired bootstrap over users: resample the test users (the same ones for both models, per seed) and take the
       2.5% and 97.5% quantiles of the mean difference (averaged over seeds).
-    The verdict says "no measurable difference" unless both exclude 0 (and there are at least 3 seeds).
+    The verdict says "no measurable difference" unless the t-test (p < 0.05) and, where per-user values exist, the
+    bootstrap interval both exclude 0, with at least 3 seeds.
     """
     from scipy import stats
 

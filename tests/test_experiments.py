@@ -85,6 +85,9 @@ def test_paired_comparison_needs_three_seeds_and_the_same_seeds():
     two = paired_comparison(a, b)
     assert not two.significant and "no measurable difference" in two.verdict  # two seeds never decide
     assert np.isnan(two.ci_low)  # no per-user values: no bootstrap
+    three = paired_comparison(_runs("A", [0.50, 0.61, 0.70]), _runs("B", [0.10, 0.20, 0.30]))
+    assert three.significant and three.t_pvalue < 0.05  # the t-test over seeds alone decides without per-user values
+    assert not paired_comparison(_runs("A", [0.5, 0.1, 0.3]), _runs("B", [0.1, 0.5, 0.31])).significant
     with pytest.raises(ValueError, match="same seeds"):
         paired_comparison(_runs("A", [0.5, 0.6, 0.7]), b)
     with pytest.raises(ValueError, match="'metric'.*ndcg@10"):

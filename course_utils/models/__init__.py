@@ -4,7 +4,7 @@ Names load on first use, so that ``from course_utils.models import EASERecommend
 """
 import importlib
 
-_HOME = {"PopularityRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
+_HOME = {"PopularityRecommender": "baselines", "RecentPopularityRecommender": "baselines", "MarkovRecommender": "baselines", "EASERecommender": "baselines", "BPRMFRecommender": "mf",
          "EmbeddingMLPRecommender": "embedding_mlp", "KerasMLPRecommender": "keras_mlp", "SurpriseRecommender": "classic",
          "NCFRecommender": "ncf", "LightFMRecommender": "factorization", "ALSRecommender": "factorization",
          "LightGCNRecommender": "lightgcn", "SASRecRecommender": "sasrec",
