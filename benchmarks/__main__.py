@@ -27,6 +27,9 @@ BENCHMARKS = {  # name -> module of this package
     "bprmf-device": "bprmf_device",
     "parity": "parity",
     "defaults": "defaults",
+    "sequence-study": "sequence_study",
+    "loo-comparison": "loo_comparison",
+    "tuner-repeats": "tuner_repeats",
 }
 
 

@@ -1,6 +1,6 @@
 """The course's defaults, chosen on validation over three split seeds; the test parts opened once, at the end.
 
-    python -m benchmarks run defaults --device cpu                 # every model (~25 min on the 2-core CPU)
+    python -m benchmarks run defaults --device cpu                 # every model (~40 min on the 2-core CPU)
     python -m benchmarks run defaults --models EASE ALS            # a subset (its rows replace theirs in the CSVs)
     python -m benchmarks run defaults --render                     # only rewrite the README tables from the CSVs
 
@@ -46,14 +46,19 @@ def _grid(**axes) -> list[dict]:
 
 def specs() -> dict:
     """name -> (class name, grid, curve): the grid of each model (its old default included), and whether its epoch
-    count comes from one validation curve per configuration (constant learning rate) instead of the grid."""
+    count comes from one validation curve per configuration (constant learning rate) instead of the grid. LightGCN's
+    grid holds 0 to 4 layers (at 60 epochs): chapter 3's layer study reads its validation scores from search.csv; a
+    grid that is not a full product (LightGCN's) is a search around the old defaults, one or two knobs at a time."""
     return {
         "EASE": ("EASERecommender", _grid(reg_lambda=[100.0, 250.0, 500.0, 1000.0, 2000.0]), False),
         "ALS": ("ALSRecommender", _grid(factors=[16, 32, 64], regularization=[0.05, 1.0, 10.0], alpha=[1.0, 10.0]), False),
         "LightFM (WARP)": ("LightFMRecommender", _grid(no_components=[16, 32, 64], epochs=[10, 20, 40]), False),
-        "BPR-MF": ("BPRMFRecommender", _grid(reg_lambda=[0.001, 0.01, 0.1], epochs=[60]), True),
+        "BPR-MF": ("BPRMFRecommender", _grid(reg_lambda=[0.001, 0.01, 0.1], epochs=[150]), True),
         "NCF (NeuMF, pre-trained)": ("NCFRecommender", _grid(embedding_dim=[16, 32, 64], epochs=[4, 6, 10]), False),
-        "LightGCN": ("LightGCNRecommender", _grid(n_layers=[2, 3, 4], epochs=[40, 60, 100]), False),
+        "LightGCN": ("LightGCNRecommender",  # the layers at 60 epochs; then, at 3 layers, epochs, learning rate and L2
+                     _grid(n_layers=[0, 1, 2, 3, 4], epochs=[60]) + _grid(n_layers=[3], epochs=[40, 100])
+                     + _grid(n_layers=[3], epochs=[60], learning_rate=[0.005, 0.05], reg_lambda=[1e-3])
+                     + _grid(n_layers=[3], epochs=[60], learning_rate=[0.02], reg_lambda=[1e-4, 1e-2]), False),
         "SASRec": ("SASRecRecommender", _grid(dropout=[0.2], epochs=[40]), True),
     }
 
@@ -162,7 +167,7 @@ def _old_defaults(name: str) -> dict:
 
     cls_name, grid, _ = specs()[name]
     defaults = getattr(course_utils, cls_name)().get_params()
-    return {k: defaults[k] for k in grid[0]}
+    return {k: defaults[k] for k in dict.fromkeys(k for params in grid for k in params)}
 
 
 def _merge(path: Path, new: pd.DataFrame, models) -> pd.DataFrame:
@@ -238,7 +243,7 @@ def run(args) -> list[dict]:
         params = json.loads(chosen["params"])
         old = _old_defaults(name)
         old_key = [p for p in search_rows.loc[search_rows["model"] == name, "params"].unique()
-                   if {k: json.loads(p).get(k) for k in old} == old]
+                   if {k: json.loads(p).get(k, v) for k, v in old.items()} == old]
         old_val = (search_rows[(search_rows["model"] == name) & (search_rows["params"].isin(old_key))]
                    .groupby("params")["val ndcg@10"].mean())
         print(f"\n{name}: chosen {params} (val nDCG@10 {chosen['val']:.4f} ± {chosen['val_std']:.4f}); old defaults "

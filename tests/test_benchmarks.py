@@ -122,3 +122,62 @@ def test_the_ncf_reference_init_zeroes_the_biases_and_keeps_the_embeddings():
     assert all((layer.bias == 0).all() for layer in mlp.tower) and (mlp.head.bias == 0).all()
     assert abs(mlp.head.weight.abs().max().item()) <= (3 / 8) ** 0.5
     assert mlp.user.weight.std() < 0.02
+
+
+def test_defaults_choose_the_best_mean_over_every_seed_and_render_the_readme_table(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from benchmarks import defaults
+
+    search = pd.DataFrame([
+        {"model": "EASE", "params": json.dumps({"reg_lambda": lam}), "seed": seed, "val ndcg@10": score,
+         "val recall@10": score, "seconds": 0.1}
+        for lam, scores in ((100.0, (0.30, 0.10, 0.10)), (500.0, (0.20, 0.20, 0.20)), (900.0, (0.9, 0.9, None)))
+        for seed, score in zip(defaults.SEEDS, scores) if score is not None])
+    chosen = defaults.choose(search)
+    # 100 wins one seed but 500 has the best mean; 900 misses a seed and cannot win
+    assert json.loads(chosen.loc["EASE", "params"]) == {"reg_lambda": 500.0}
+    assert chosen.loc["EASE", "val"] == pytest.approx(0.2)
+    test = pd.DataFrame([{"model": "EASE", "params": json.dumps({"reg_lambda": 500.0}), "seed": s, "map@10": 0.3,
+                          "ndcg@10": 0.4 + s / 100, "precision@10": 0.35, "recall@10": 0.2, "train s": 0.5}
+                         for s in defaults.SEEDS])
+    search.to_csv(tmp_path / "search.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    table = defaults.render(tmp_path)
+    assert "| EASE | reg_lambda=500.0 | 0.2000 ± 0.0000 |" in table and "0.4200 ± 0.0100" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{defaults.BEGIN}\nstale\n{defaults.END}\nafter\n")
+    defaults.write_readmes(tmp_path, paths=[readme])
+    text = readme.read_text()
+    assert "stale" not in text and table in text and text.startswith("before") and text.endswith("after\n")
+    with pytest.raises(SystemExit, match="no defaults markers"):
+        (tmp_path / "bare.md").write_text("no markers")
+        defaults.write_readmes(tmp_path, paths=[tmp_path / "bare.md"])
+
+
+def test_the_readme_defaults_tables_are_the_rendering_of_the_committed_csvs():
+    from benchmarks import defaults
+
+    table = defaults.render()
+    for path in defaults.READMES:
+        text = path.read_text()
+        block = text.split(defaults.BEGIN, 1)[1].split(defaults.END, 1)[0]
+        assert block.strip() == table.strip(), f"{path}: rerun python -m benchmarks run defaults --render"
+
+
+def test_every_default_in_the_defaults_csv_is_the_class_default():
+    """The defaults chosen on validation are the recommenders' defaults (a changed grid must change the code too)."""
+    import json
+
+    import course_utils
+    from benchmarks import defaults
+
+    chosen = defaults.choose(__import__("pandas").read_csv(defaults.LOGS / "search.csv"))
+    for name, (cls_name, _, _) in defaults.specs().items():
+        if name not in chosen.index:
+            continue
+        params = getattr(course_utils, cls_name)().get_params()
+        for key, value in json.loads(chosen.loc[name, "params"]).items():
+            assert params[key] == value, f"{cls_name}.{key}: default {params[key]!r}, chosen on validation {value!r}"

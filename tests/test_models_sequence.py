@@ -249,3 +249,31 @@ def test_attention_dropout_is_off_by_default_and_can_be_turned_on(parts, name):
     assert not np.allclose(default.score_all([user]), dropped.score_all([user]))  # it acted in training
     with pytest.raises(ValueError, match="'attention_dropout' parameter of .* must be a float in \\(0, 1\\). Got 1.5"):
         _model(name, attention_dropout=1.5).fit(train)
+
+
+def test_bert4rec_last_item_samples_hide_only_the_last_item(monkeypatch):
+    """last_item_share=1: every training row hides exactly its last item (the task recommend asks); 0: pure cloze."""
+    import torch
+
+    import course_utils.models.sequence as sequence
+
+    seen = []
+
+    def spy(hidden, labels, scores):
+        seen.append(labels.clone())
+        return hidden.sum() * 0.0 + hidden.mean()
+
+    monkeypatch.setattr(sequence, "cloze_loss", spy)
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame([(u, int(i), t) for u in range(1, 21) for t, i in enumerate(rng.choice(30, 12, replace=False) + 1)],
+                      columns=["user_id", "item_id", "timestamp"])
+    BERT4RecRecommender(embedding_dim=8, max_seq_length=10, epochs=1, last_item_share=1.0, mask_prob=0.5, device="cpu",
+                        verbose=False).fit(df)
+    labels = torch.cat(seen)
+    assert (labels[:, :-1] == 0).all() and (labels[:, -1] > 0).all()
+    seen.clear()
+    BERT4RecRecommender(embedding_dim=8, max_seq_length=10, epochs=1, last_item_share=0.0, mask_prob=0.5, device="cpu",
+                        verbose=False).fit(df)
+    assert (torch.cat(seen)[:, :-1] > 0).any()  # random positions are hidden too
+    with pytest.raises(ValueError, match="'last_item_share'"):
+        BERT4RecRecommender(last_item_share=1.5, device="cpu", verbose=False).fit(df)

@@ -83,8 +83,8 @@ def _backed(written: str, outputs: set[Decimal], code: set[Decimal], cited: set[
     value = Decimal(written.replace(",", ""))
     exponent = value.as_tuple().exponent
     quantum = Decimal(1).scaleb(exponent)
-    if value in cited or value in code:  # a setting the prose names: exactly as in the code
-        return True
+    if value in cited or value in code or value in {c * 100 for c in code}:  # a setting the prose names, as in the
+        return True  # code (dropout=0.2) or as a percentage of it (test_size=0.125: 12.5%)
     for y in outputs | cited:
         for candidate in (y, y * 100):  # 22% is backed by 0.22
             try:
@@ -146,4 +146,5 @@ def test_numbers_are_compared_at_the_precision_written():
     assert _backed("10", outputs, {Decimal(10)}, set())  # EPOCHS = 10 in the code
     assert _backed("0.5", outputs, {Decimal("0.5")}, set())  # dropout=0.5 in the code
     assert not _backed("0.51", outputs, {Decimal("0.5")}, set())  # code backs only the exact value
+    assert _backed("12.5", outputs, {Decimal("0.125")}, set())  # test_size=0.125 written as 12.5%
     assert _backed("0.730", outputs, set(), {Decimal("0.730")})

@@ -225,7 +225,10 @@ class BERT4RecRecommender(SequenceRecommender):
                "data gives it about mask_prob as many targets as a causal model gets, and on MovieLens 100K its "
                "validation loss stays flat for ~6 epochs before it learns: it trains 15 epochs by default, about "
                "twice the causal models' 8. To recommend it appends [MASK] after the history and reads the "
-               "prediction there; get_attention_weights reads the history alone." + _DOC_PARAMS)
+               "prediction there; get_attention_weights reads the history alone. last_item_share: the share of "
+               "training windows whose only hidden item is the last one, the task recommend asks (the paper's "
+               "extra samples: one per ten randomly masked copies, so 0.1 by default; 0 trains the cloze task "
+               "alone)." + _DOC_PARAMS)
 
     _default_module = BERT4RecEncoder
     _val_protocol = "next_item"
@@ -233,8 +236,8 @@ class BERT4RecRecommender(SequenceRecommender):
     def __init__(self, embedding_dim: int = 32, n_layers: int = 1, n_heads: int = 2, dim_ff: int = 128,
                  dropout: float = 0.1, attention_dropout: float = 0.0, mask_prob: float = 0.2,
                  max_seq_length: int = 50, learning_rate: float = 0.003, weight_decay: float = 0.01,
-                 batch_size: int = 64, epochs: int = 15, val_targets: int | None = 1000, module=None,
-                 device: str = "auto", random_state: int | None = 42, verbose: bool = True):
+                 batch_size: int = 64, epochs: int = 15, val_targets: int | None = 1000, last_item_share: float = 0.1,
+                 module=None, device: str = "auto", random_state: int | None = 42, verbose: bool = True):
         self.embedding_dim = embedding_dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -248,6 +251,7 @@ class BERT4RecRecommender(SequenceRecommender):
         self.batch_size = batch_size
         self.epochs = epochs
         self.val_targets = val_targets
+        self.last_item_share = last_item_share
         self.module = module
         self.device = device
         self.random_state = random_state
@@ -260,6 +264,10 @@ class BERT4RecRecommender(SequenceRecommender):
         check_int(self.n_heads, "n_heads", f, min_value=1)
         check_int(self.dim_ff, "dim_ff", f, min_value=1)
         check_fraction(self.mask_prob, "mask_prob", f)
+        share = self.last_item_share
+        if isinstance(share, bool) or not isinstance(share, (int, float, np.floating)) or not 0 <= share <= 1:
+            raise ValueError(f"The 'last_item_share' parameter of {f} must be a number in [0, 1] (the share of "
+                             f"training windows that hide only their last item). Got {share!r}.")
         if self.attention_dropout != 0:
             check_fraction(self.attention_dropout, "attention_dropout", f)
         if self.embedding_dim % self.n_heads:
@@ -285,7 +293,19 @@ class BERT4RecRecommender(SequenceRecommender):
     def _loss(self, batch):
         from ..data.sequences import cloze_mask
 
-        inputs, labels = cloze_mask(batch[0], self.mask_prob, len(self.item_index_) + 1, self._generator)
+        windows = batch[0]
+        mask_token = len(self.item_index_) + 1
+        inputs, labels = cloze_mask(windows, self.mask_prob, mask_token, self._generator)
+        if self.last_item_share:  # these rows hide their last item only: the task of recommend
+            import torch
+
+            rows = torch.rand(len(windows), generator=self._generator, device=windows.device) < self.last_item_share
+            if rows.any():
+                last = windows[rows, -1]
+                inputs[rows] = windows[rows]
+                inputs[rows, -1] = mask_token
+                labels[rows] = 0
+                labels[rows, -1] = last
         return cloze_loss(self.module_.encode(inputs), labels, self.module_.item_scores)
 
     def _scoring_windows(self, windows):
