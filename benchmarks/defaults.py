@@ -41,7 +41,7 @@ BEGIN, END = "<!-- defaults table: begin (python -m benchmarks run defaults --re
 
 def _grid(**axes) -> list[dict]:
     names = list(axes)
-    return [dict(zip(names, values)) for values in itertools.product(*axes.values())]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
 
 
 def specs() -> dict:
@@ -197,7 +197,7 @@ def render(logs: Path = LOGS) -> str:
         params = json.loads(chosen.loc[name, "params"])
         val = f"{chosen.loc[name, 'val']:.4f} ± {chosen.loc[name, 'val_std']:.4f}"
 
-        def cell(col):
+        def cell(col, rows=rows):
             return f"{rows[col].mean():.4f} ± {rows[col].std(ddof=1):.4f}"
 
         if name == "SASRec":

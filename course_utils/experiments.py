@@ -39,10 +39,10 @@ class SeedRuns:
 
     def summary(self, digits: int = 4) -> pd.DataFrame:
         """One row per metric: mean, std (ddof=1, over seeds), min, max and a "mean ± std" string."""
-        metrics = self.table.select_dtypes("number")
+        metrics = self.table.select_dtypes("number").drop(columns=["epoch"], errors="ignore")
         out = pd.DataFrame({"mean": metrics.mean(), "std": metrics.std(ddof=1), "min": metrics.min(),
                             "max": metrics.max()})
-        out["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(out["mean"], out["std"])]
+        out["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(out["mean"], out["std"], strict=True)]
         out.index.name = self.name
         return out
 
@@ -65,8 +65,9 @@ class Comparison:
     t_pvalue: float  # paired t-test over seeds (nan with fewer than 3 seeds or identical differences)
     ci_low: float  # 95% paired bootstrap interval of the difference, resampling users (nan without per-user values)
     ci_high: float
-    wins: int  # seeds on which a is ahead
+    wins: int  # seeds on which a is ahead (higher, or lower for an error metric)
     n_seeds: int
+    higher_is_better: bool = True
 
     @property
     def significant(self) -> bool:
@@ -81,7 +82,8 @@ class Comparison:
         """'A is ahead of B', 'B is ahead of A' or 'no measurable difference between A and B'."""
         if not self.significant:
             return f"no measurable difference between {self.a} and {self.b}"
-        ahead, behind = (self.a, self.b) if self.difference > 0 else (self.b, self.a)
+        a_better = self.difference > 0 if self.higher_is_better else self.difference < 0
+        ahead, behind = (self.a, self.b) if a_better else (self.b, self.a)
         return f"{ahead} is ahead of {behind}"
 
     def __str__(self) -> str:
@@ -93,7 +95,8 @@ class Comparison:
     def to_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "metric": self.metric, "difference": self.difference,
                 "difference_std": self.difference_std, "t_pvalue": self.t_pvalue, "ci_low": self.ci_low,
-                "ci_high": self.ci_high, "wins": self.wins, "n_seeds": self.n_seeds, "verdict": self.verdict}
+                "ci_high": self.ci_high, "wins": self.wins, "n_seeds": self.n_seeds,
+                "higher_is_better": self.higher_is_better, "verdict": self.verdict}
 
 
 def over_seeds(make_model: Callable, train=None, test=None, seeds=(0, 1, 2), *, split: Callable | None = None,
@@ -147,15 +150,19 @@ def over_seeds(make_model: Callable, train=None, test=None, seeds=(0, 1, 2), *, 
     return SeedRuns(name=name, table=pd.DataFrame(rows).set_index("seed"), per_user=per_user)
 
 
+LOWER_IS_BETTER = ("rmse", "mse", "mae", "loss")
+
+
 def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_bootstrap: int = 2000,
-                      random_state: int = 0) -> Comparison:
+                      random_state: int = 0, higher_is_better: bool | None = None) -> Comparison:
     """Compare two SeedRuns on one metric, pairing seed with seed and user with user.
 
     - a paired t-test over seeds (scipy.stats.ttest_rel): is the per-seed difference consistently away from 0?
     - a paired bootstrap over users: resample the test users (the same ones for both models, per seed) and take the
       2.5% and 97.5% quantiles of the mean difference (averaged over seeds).
     The verdict says "no measurable difference" unless the t-test (p < 0.05) and, where per-user values exist, the
-    bootstrap interval both exclude 0, with at least 3 seeds.
+    bootstrap interval both exclude 0, with at least 3 seeds. higher_is_better: None infers it from the metric's name
+    (rmse, mse, mae and loss are errors: lower is better).
     """
     from scipy import stats
 
@@ -167,6 +174,8 @@ def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_boots
     if a.seeds != b.seeds:
         raise ValueError(f"paired_comparison pairs seed with seed: both runs must use the same seeds. "
                          f"Got {a.seeds} and {b.seeds}.")
+    if higher_is_better is None:
+        higher_is_better = metric.split("@")[0].strip().lower().split()[-1] not in LOWER_IS_BETTER
     diff = (a.table[metric] - b.table[metric]).to_numpy(dtype=float)
     n = len(diff)
     p = float("nan")
@@ -196,7 +205,8 @@ def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_boots
         lo, hi = (float(x) for x in np.quantile(boot, [0.025, 0.975]))
     return Comparison(a=a.name, b=b.name, metric=metric, difference=float(diff.mean()),
                       difference_std=float(diff.std(ddof=1)) if n > 1 else float("nan"), t_pvalue=p, ci_low=lo,
-                      ci_high=hi, wins=int((diff > 0).sum()), n_seeds=n)
+                      ci_high=hi, wins=int((diff > 0).sum() if higher_is_better else (diff < 0).sum()), n_seeds=n,
+                      higher_is_better=higher_is_better)
 
 
 def _check_metric(runs: SeedRuns, metric: str) -> None:

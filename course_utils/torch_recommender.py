@@ -496,7 +496,7 @@ class SequenceRecommender(TorchRecommender):
 
         df: user_id, item_id, timestamp of known users, e.g. training plus the events that came after it (the paper
         predicts the test item from the training sequence plus the validation item). Users absent from df keep
-        their history. Items the model never saw cannot be embedded: they are left out of the histories, with a
+        their history. The events of df also join the items ``recommend(exclude_seen=True)`` leaves out. Items the model never saw cannot be embedded: they are left out of the histories, with a
         warning; returns how many interactions were left out.
         """
         from .data.sequences import pad_left, user_sequences
@@ -511,6 +511,16 @@ class SequenceRecommender(TorchRecommender):
         _, sequences = user_sequences(df[known], self.item_index_, self.user_index_[rows])
         self.history_items_ = self.history_items_.copy()
         self.history_items_[rows] = pad_left(sequences, self.max_seq_length)
+        # what the user has had is not recommended again: the new events join the items recommend leaves out
+        import scipy.sparse as sp
+
+        u = self.user_index_.get_indexer(df["user_id"][known])
+        i = self.item_index_.get_indexer(df["item_id"][known])
+        extra = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=self.seen_.shape)
+        self.seen_ = (self.seen_ + extra).tocsr()
+        self.seen_.data[:] = 1.0
+        self.seen_.sort_indices()
+        self._forget_cache()
         return int((~known).sum())
 
     def _extra_state(self):

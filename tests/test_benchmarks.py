@@ -135,7 +135,7 @@ def test_defaults_choose_the_best_mean_over_every_seed_and_render_the_readme_tab
         {"model": "EASE", "params": json.dumps({"reg_lambda": lam}), "seed": seed, "val ndcg@10": score,
          "val recall@10": score, "seconds": 0.1}
         for lam, scores in ((100.0, (0.30, 0.10, 0.10)), (500.0, (0.20, 0.20, 0.20)), (900.0, (0.9, 0.9, None)))
-        for seed, score in zip(defaults.SEEDS, scores) if score is not None])
+        for seed, score in zip(defaults.SEEDS, scores, strict=True) if score is not None])
     chosen = defaults.choose(search)
     # 100 wins one seed but 500 has the best mean; 900 misses a seed and cannot win
     assert json.loads(chosen.loc["EASE", "params"]) == {"reg_lambda": 500.0}

@@ -94,3 +94,12 @@ def test_paired_comparison_needs_three_seeds_and_the_same_seeds():
         paired_comparison(a, b, metric="recall@10")
     with pytest.raises(TypeError, match="'a'.*over_seeds"):
         paired_comparison({"ndcg@10": 0.5}, b)
+
+
+def test_an_error_metric_is_better_when_lower():
+    a, b = _runs("A", [0.90, 0.91, 0.92]), _runs("B", [1.00, 1.02, 1.01])
+    for runs in (a, b):
+        runs.table = runs.table.rename(columns={"ndcg@10": "rmse"})
+    c = paired_comparison(a, b, "rmse")
+    assert not c.higher_is_better and c.difference < 0 and c.wins == 3 and c.verdict == "A is ahead of B"
+    assert paired_comparison(a, b, "rmse", higher_is_better=True).verdict == "B is ahead of A"

@@ -100,7 +100,7 @@ def test_recent_popularity_counts_the_last_days_and_breaks_ties_by_all_time_coun
 
     df = _events()
     model = RecentPopularityRecommender(days=1).fit(df)
-    scores = dict(zip(model.item_index_, model.item_counts_))
+    scores = dict(zip(model.item_index_, model.item_counts_, strict=True))
     assert int(scores["d"]) == 1 and int(scores["a"]) == 1 and int(scores["b"]) == 0  # only user 4's late events
     assert scores["a"] > scores["d"] and scores["b"] > scores["c"]  # ties broken by all-time popularity (a 3 > d 2)
     assert np.floor(RecentPopularityRecommender(days=1000).fit(df).item_counts_).tolist() == [3, 3, 2, 2]

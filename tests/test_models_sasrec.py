@@ -147,6 +147,10 @@ def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
     last = extended.sort_values("timestamp", kind="stable").groupby("user_id")["item_id"].last()
     items, _ = model.get_attention_weights(user=users[0])
     assert items[-1] == last[users[0]]
+    recs = model.recommend(users, k=5)  # the new events are had: never recommended again
+    for user in users:
+        had = set(extended.loc[extended["user_id"] == user, "item_id"])
+        assert not had & {item for item, _ in recs[user]}
     model.set_histories(train.data)
     np.testing.assert_allclose(model.score_all(users), before, rtol=1e-6)
     with pytest.raises(KeyError, match="'users' parameter of set_histories"):

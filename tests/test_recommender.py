@@ -173,7 +173,8 @@ def test_constructor_signatures_use_the_course_vocabulary(name):
     if name in TORCH:
         assert {"embedding_dim", "learning_rate", "batch_size", "epochs", "module", "device", "random_state",
                 "verbose"} <= params
-    if name not in ("PopularityRecommender", "EASERecommender"):  # deterministic closed forms have nothing to seed
+    if name not in ("PopularityRecommender", "RecentPopularityRecommender", "MarkovRecommender", "EASERecommender"):
+        # deterministic closed forms and counts have nothing to seed
         assert "random_state" in params
 
 
