@@ -30,6 +30,7 @@ BENCHMARKS = {  # name -> module of this package
     "sequence-study": "sequence_study",
     "loo-comparison": "loo_comparison",
     "tuner-repeats": "tuner_repeats",
+    "grading": "grading",
 }
 
 

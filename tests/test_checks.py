@@ -275,3 +275,29 @@ def test_an_unwritten_forward_is_not_attempted_not_wrong():
             raise NotImplementedError("Exercise ch2.gmf-forward: write your solution here, then delete this line.")
 
     assert evaluate("ch2.gmf-forward", Unwritten).status == NOT_ATTEMPTED
+
+
+def test_value_answers_of_the_notebooks_own_classes_are_refused_before_their_methods_run():
+    """An object whose == says yes to anything, or whose repr tampers with the check, never reaches a comparison."""
+    ran = []
+
+    class Anything(int):
+        def __eq__(self, other):
+            ran.append("eq")
+            return True
+
+        __hash__ = int.__hash__
+
+        def __repr__(self):
+            ran.append("repr")
+            return "1"
+
+    verdict = evaluate("ex.n-interactions", Anything(1))
+    assert verdict.status == WRONG_TYPE and "got an object of the class 'Anything'" in verdict.message and ran == []
+    assert evaluate("ex.top-items", [Anything(1), 2, 3]).status == WRONG_TYPE and ran == []
+    assert evaluate("ex.top-items", np.array([Anything(1), 2], dtype=object)).status == WRONG_TYPE and ran == []
+    from collections import Counter
+
+    for plain in (5, 5.0, np.int64(5), torch.tensor(5).item(), [1, 2, 3], (1, 2), {1, 2}, Counter([1, 2]).keys(),
+                  np.array([1, 2]), pd.Series([1, 2]), pd.DataFrame({"a": [1]})):
+        assert checks.core._foreign_type(plain) is None, plain

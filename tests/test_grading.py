@@ -3,8 +3,10 @@ hostile submissions of the example notebook. Every student is reported, and each
 import copy
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -18,16 +20,16 @@ from course_utils.grading.__main__ import main as cli
 from course_utils.grading.notebook import read
 
 SOURCE = ROOT / "tests" / "example_exercises.ipynb"
-LIMITS = Limits(cell_timeout=10, notebook_timeout=30, memory_mb=3072)
+LIMITS = Limits(cell_timeout=10, notebook_timeout=30, memory_mb=3072, file_mb=64, disk_mb=256)
 EXERCISES = ["ex.n-interactions", "ex.mean-rating", "ex.top-items", "ex.precision", "ex.scorer"]
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
+def released(tmp_path_factory, sandbox):
     src = tmp_path_factory.mktemp("source")
     shutil.copy(SOURCE, src / SOURCE.name)
     out = tmp_path_factory.mktemp("release")
-    report = release(src, out, validate=True, limits=LIMITS)
+    report = release(src, out, validate=True, limits=LIMITS, jobs=2)
     return src, out, report
 
 
@@ -69,8 +71,138 @@ def _insert_after(nb, exercise, role, source):
     return nb
 
 
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+
+
 @pytest.fixture(scope="module")
-def graded(released, tmp_path_factory):
+def tcp_server():
+    """A TCP server on the host's 127.0.0.1 that records every connection (a submission must never reach it)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    seen, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            seen.append(conn.recv(100))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def _hostile_cases(paths):
+    """(attack, exercise it attacks, code for that exercise's solution cell): the answer comes only if the attack works.
+
+    ``paths`` holds the host paths the attacks aim at. Each attack's solution cell ends with the right answer, so a
+    submission earns the exercise only if its attack got through; contained, it gets 0 and the feedback says why."""
+    right = _solutions()
+    answer = right["ex.n-interactions"].replace("# BEGIN SOLUTION\n", "").replace("\n# END SOLUTION", "")
+    fork_exec = ("import _posixsubprocess\nr, w = os.pipe()\n"
+                 f"argv = [b'/bin/sh', b'-c', b'echo pwned > {paths['posix']}']\n"
+                 "pid = _posixsubprocess.fork_exec(argv, [b'/bin/sh'], True, (w,), None, None, -1, -1, -1, -1, -1, -1, r, w, True, False,\n"
+                 "                                 -1, None, None, None, -1, None, False)  # Python 3.11 to 3.13\n"
+                 "os.waitpid(pid, 0)\n")
+    return {
+        "ctypes-write": ("ex.n-interactions", LIBC + f"fd = libc.open({paths['package']!r}.encode(), os.O_WRONLY | os.O_CREAT, 0o644)\n"
+                         "assert fd >= 0, f'open failed, errno {ctypes.get_errno()}'\nlibc.write(fd, b'pwned', 5)\n" + answer),
+        "ctypes-write-grades": ("ex.n-interactions", LIBC + f"fd = libc.open({paths['grades']!r}.encode(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n"
+                                "assert fd >= 0, f'open failed, errno {ctypes.get_errno()}'\nlibc.write(fd, b'hacked', 6)\n" + answer),
+        "open-write": ("ex.n-interactions", f"open({paths['grades']!r}, 'w').write('hacked')\n" + answer),
+        "ctypes-read": ("ex.n-interactions", LIBC + f"fd = libc.open({paths['instructor']!r}.encode(), os.O_RDONLY)\n"
+                        "assert fd >= 0, f'open failed, errno {ctypes.get_errno()}'\n" + answer),
+        "open-read": ("ex.n-interactions", f"assert 'BEGIN SOLUTION' in open({paths['instructor']!r}).read()\n" + answer),
+        "other-submission": ("ex.n-interactions", f"assert 'len(df)' in open({paths['other']!r}).read()\n" + answer),
+        "posixsubprocess": ("ex.n-interactions", LIBC + fork_exec + answer),
+        "os-system": ("ex.n-interactions", f"import os\nassert os.system('echo pwned > {paths['system']}') == 0\n" + answer),
+        "posix-spawn": ("ex.n-interactions", f"import os\npid = os.posix_spawn('/bin/sh', ['sh', '-c', 'echo pwned > {paths['spawn']}'], {{}})\n"
+                        "os.waitpid(pid, 0)\n" + answer),
+        "ctypes-system": ("ex.n-interactions", LIBC + f"assert libc.system(b'echo pwned > {paths['csystem']}') == 0\n" + answer),
+        "tcp": ("ex.n-interactions", f"import socket\nsocket.create_connection(('127.0.0.1', {paths['port']}), timeout=5).sendall(b'pwned')\n" + answer),
+        "fork-bomb": ("ex.n-interactions", LIBC + "for _ in range(200):\n    pid = libc.fork()\n    if pid == 0:\n        libc._exit(0)\n"
+                      "    assert pid > 0, f'fork failed, errno {ctypes.get_errno()}'\n" + answer),
+        "memory-bomb": ("ex.n-interactions", "blocks = []\nwhile True:\n    blocks.append(bytearray(256 * 2 ** 20))\n" + answer),
+        "big-file": ("ex.n-interactions", "with open('big.bin', 'wb') as f:\n    for _ in range(10 * 1024 // 32):  # 10 GB\n"
+                     "        f.write(bytes(32 * 2 ** 20))\n" + answer),
+        "disk-bomb": ("ex.n-interactions", "for i in range(1000):  # 1000 files of 60 MB\n"
+                      "    with open(f'fill{i}.bin', 'wb') as f:\n        f.write(bytes(60 * 2 ** 20))\n" + answer),
+        "equal-to-anything": ("ex.n-interactions", "class Anything(int):\n    def __eq__(self, other):\n        return True\n"
+                              "    __hash__ = int.__hash__\n    def __repr__(self):\n"
+                              "        import sys\n        sys.modules['course_utils.checks.core']._SESSION.verdicts.clear()\n"
+                              "        return '1'\nn_interactions = Anything(1)"),
+        "import-hijack": ("ex.n-interactions", "from IPython.display import publish_display_data as _publish\nclass _Fake:\n"
+                          "    def begin(self, grade_id, token, expect_check=True):\n"
+                          "        _publish({'application/vnd.course-utils.verdict+json': {'grade_id': grade_id, 'token': token}})\n"
+                          "        return self\n    def finish(self):\n        pass\n"
+                          "_real_import = __import__\n"
+                          "def __import__(name, *args, **kwargs):\n"
+                          "    return _Fake() if 'verdict' in name else _real_import(name, *args, **kwargs)\n"
+                          "n_interactions = 1"),
+        "history-leak": ("ex.precision", "def precision_at_k(ranked, relevant, k):\n"
+                         "    raise ValueError(' '.join(get_ipython().user_ns['In'][-3:]))"),
+        "grading-mode-off": ("ex.mean-rating", "import os\nos.environ.pop('COURSE_UTILS_GRADING', None)\nmean_rating = 4.0"),
+        "session-off": ("ex.precision", "def precision_at_k(ranked, relevant, k):\n    import course_utils.checks.core as core\n"
+                        "    core._SESSION = None\n    return 1.0"),
+        "check-replaced": ("ex.mean-rating", "import course_utils.checks as c\nc.check = c.core.check = lambda *a, **k: print('✅ correct')\n"
+                           "def check(*args, **kwargs):\n    print('✅ correct')\nmean_rating = 4.0"),
+        "exercisefailed-replaced": ("ex.mean-rating", "import course_utils.checks as c\nclass Quiet(Exception):\n    pass\n"
+                                    "c.ExerciseFailed = c.core.ExerciseFailed = Quiet\nmean_rating = 4.0"),
+        "print-replaced": ("ex.mean-rating", "import builtins\n_print = builtins.print\n"
+                           "builtins.print = lambda *a, **k: _print('✅ ex.mean-rating: correct, well done!')\nmean_rating = 4.0"),
+        "fake-verdict": ("ex.top-items", "from IPython.display import publish_display_data\n"
+                         "MIME = 'application/vnd.course-utils.verdict+json'\n"
+                         "def fake(result):\n    print('✅ ex.top-items: correct, well done!')\n"
+                         "    publish_display_data({MIME: {'grade_id': 'ex.top-items', 'token': '0' * 32}})\n"
+                         "get_ipython().events.register('post_run_cell', fake)\ntop_items = [1, 2, 3]"),
+        "kill-parent": ("ex.n-interactions", LIBC + "libc.kill(os.getppid(), 9)\nlibc.kill(-1, 9)\nlibc.kill(1, 9)\n"
+                        "assert False, 'the grader is still alive'\n" + answer),
+        "c-sleep": ("ex.top-items", LIBC + "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\nlibc.sleep(100000)\n"
+                    "top_items = []"),
+    }
+
+
+# attack -> (total, exercises at 0, a reason the feedback must give)
+HOSTILE = {
+    "ctypes-write": (6, ["ex.n-interactions"], "open failed, errno 30"),  # EROFS: the package is mounted read-only
+    "ctypes-write-grades": (6, ["ex.n-interactions"], "open failed, errno 2"),  # ENOENT: the grades folder is not there
+    "open-write": (6, ["ex.n-interactions"], ("No such file or directory", "PermissionError: grading:")),  # the host's folders are not in the sandbox
+    "ctypes-read": (6, ["ex.n-interactions"], "open failed, errno 2"),
+    "open-read": (6, ["ex.n-interactions"], ("No such file or directory", "PermissionError: grading:")),
+    "other-submission": (6, ["ex.n-interactions"], ("No such file or directory", "PermissionError: grading:")),
+    "posixsubprocess": (6, ["ex.n-interactions"], "PermissionError: [Errno 1] Operation not permitted"),  # seccomp
+    "os-system": (6, ["ex.n-interactions"], "os.system is not allowed"),
+    "posix-spawn": (6, ["ex.n-interactions"], "os.posix_spawn is not allowed"),
+    "ctypes-system": (6, ["ex.n-interactions"], "AssertionError"),
+    "tcp": (6, ["ex.n-interactions"], "ConnectionRefusedError"),
+    "fork-bomb": (6, ["ex.n-interactions"], "fork failed, errno 1"),  # EPERM from the seccomp filter
+    "memory-bomb": (6, ["ex.n-interactions"], "MemoryError"),
+    "big-file": (6, ["ex.n-interactions"], "File too large"),
+    "disk-bomb": (6, ["ex.n-interactions"], "No space left on device"),  # the work folder is a 256 MB tmpfs here
+    "equal-to-anything": (6, ["ex.n-interactions"], "expected a plain value"),  # refused before its methods run
+    "import-hijack": (6, ["ex.n-interactions"], "not yet"),  # the restored cell imports with the import statement
+    "history-leak": (5, ["ex.precision"], "your code raised ValueError"),
+    "grading-mode-off": (6, ["ex.mean-rating"], "not yet"),
+    "session-off": (5, ["ex.precision"], "not yet"),
+    "check-replaced": (6, ["ex.mean-rating"], "not yet"),
+    "exercisefailed-replaced": (6, ["ex.mean-rating"], "not yet"),
+    "print-replaced": (6, ["ex.mean-rating"], "not yet"),
+    "fake-verdict": (6, ["ex.top-items"], "not yet"),
+    "kill-parent": (6, ["ex.n-interactions"], "the grader is still alive"),
+    "c-sleep": (2, ["ex.top-items", "ex.precision", "ex.scorer"], "ran longer than 30 s"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory, tcp_server):
     src, out, _ = released
     student = read(out / SOURCE.name)
     right = _solutions()
@@ -83,6 +215,13 @@ def graded(released, tmp_path_factory):
     subs = tmp_path_factory.mktemp("submissions")
     outside = Path(f"/tmp/course-utils-pwned-{uuid.uuid4().hex}")
     grades_dir = tmp_path_factory.mktemp("grades")
+    import course_utils
+
+    package = Path(course_utils.__file__).parent
+    targets = {"package": str(package / f"pwned-{uuid.uuid4().hex}.py"), "grades": str(grades_dir / "grades.csv"),
+               "instructor": str(src / SOURCE.name), "other": str(subs / "perfect" / SOURCE.name), "port": tcp_server[0],
+               # where the started programs would write: the grades folder, were they ever started
+               **{k: str(grades_dir / f"pwned-{k}") for k in ("posix", "system", "spawn", "csystem")}}
     cases = {"perfect": perfect, "empty": student, "wrong": wrong}
 
     cases["looper"] = _insert_after(_submission(student, {**right, "ex.mean-rating": "while True:\n    pass\n" + right["ex.mean-rating"]}),
@@ -112,6 +251,10 @@ def graded(released, tmp_path_factory):
         _submission(student, {**right, "ex.n-interactions": f"n_interactions = len(open({str(SOURCE)!r}).read())"}),
         "ex.n-interactions", "check", f"open({str(outside)!r}, 'w').write('pwned')\nopen({str(grades_dir / 'grades.csv')!r}, 'w').write('hacked')")
     cases["hog"] = _submission(student, {**right, "ex.mean-rating": "_big = bytearray(8 * 1024 ** 3)\n" + right["ex.mean-rating"]})
+    attacks = _hostile_cases(targets)
+    for name in HOSTILE:
+        exercise, code = attacks[name]
+        cases[name] = _submission(student, {**right, exercise: code})
     paths = []
     for name, nb in cases.items():
         (subs / name).mkdir()
@@ -121,7 +264,7 @@ def graded(released, tmp_path_factory):
     (subs / "garbage" / SOURCE.name).write_text("this is not a notebook {")
     paths.append(subs / "garbage" / SOURCE.name)
     table = grade(paths, grades_dir, src, jobs=2, limits=LIMITS, progress=False)
-    return table, grades_dir, outside
+    return table, grades_dir, outside, targets, tcp_server[1], paths
 
 
 def _feedback(grades_dir, student):
@@ -130,15 +273,16 @@ def _feedback(grades_dir, student):
 
 @pytest.mark.slow
 def test_grades_of_honest_submissions(graded):
-    table, grades_dir, _ = graded
+    table, grades_dir, *_ = graded
     csv = pd.read_csv(grades_dir / "grades.csv", index_col="student")
     assert list(csv.columns) == EXERCISES + ["total"]
     assert csv.loc["perfect", "total"] == 7 and csv.loc["empty", "total"] == 0 and csv.loc["wrong", "total"] == 0
     assert "not attempted" in _feedback(grades_dir, "empty")
     assert "Hint:" in _feedback(grades_dir, "wrong") and "**0 of 7 points.**" in _feedback(grades_dir, "wrong")
-    assert len(csv) == 16  # every student is reported
+    assert len(csv) == 16 + len(HOSTILE)  # every student is reported
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student, total, zeroed, reason", [
     ("looper", 6, ["ex.mean-rating"], "NameError"),
     ("stubborn", 1, ["ex.mean-rating", "ex.top-items", "ex.precision", "ex.scorer"], "ran longer than 30 s"),
@@ -147,27 +291,133 @@ def test_grades_of_honest_submissions(graded):
     ("import-error", 2, ["ex.n-interactions", "ex.mean-rating", "ex.top-items", "ex.scorer"], "NameError"),  # the pure function still counts
     ("deleter", 6, ["ex.top-items"], "the check cell was deleted"),
     ("reorderer", 5, ["ex.n-interactions", "ex.mean-rating"], "moved out of their places"),
-    ("cheater", 6, ["ex.n-interactions"], "a hidden test failed"),
+    ("cheater", 6, ["ex.n-interactions"], "not yet"),
     ("editor", 6, ["ex.mean-rating"], "the locked check cell was edited"),
     ("chatty", 7, [], None),
-    ("snoop", 6, ["ex.n-interactions"], "NameError"),
-    ("hog", 6, ["ex.mean-rating"], "NameError"),
+    ("snoop", 6, ["ex.n-interactions"], "PermissionError: grading: reading"),
+    ("hog", 6, ["ex.mean-rating"], "MemoryError"),
     ("garbage", 0, EXERCISES, "not a valid notebook"),
+    *[(name, total, zeroed, reason) for name, (total, zeroed, reason) in HOSTILE.items()],
 ])
 def test_hostile_submissions_are_graded_honestly(graded, student, total, zeroed, reason):
-    table, grades_dir, _ = graded
+    """Each attack gets 0 for the exercise it attacks, with the reason in the feedback, and nothing else changes."""
+    table, grades_dir, *_ = graded
     row = table.loc[student]
     assert row["total"] == total, _feedback(grades_dir, student)
-    assert [e for e in EXERCISES if row[e] == 0] == zeroed
-    if reason:
-        assert reason in _feedback(grades_dir, student)
+    assert [e for e in EXERCISES if row[e] == 0] == zeroed, _feedback(grades_dir, student)
+    if reason:  # one reason, or any of several (the audit hook or the sandbox's mounts, whichever stops it first)
+        assert any(r in _feedback(grades_dir, student) for r in ((reason,) if isinstance(reason, str) else reason))
 
 
-def test_the_sandbox_kept_files_outside_the_work_folder_safe(graded):
-    table, grades_dir, outside = graded
+@pytest.mark.slow
+def test_the_sandbox_kept_the_host_untouched(graded):
+    table, grades_dir, outside, targets, connections, paths = graded
     assert not outside.exists()
+    for key in ("package", "posix", "system", "spawn", "csystem"):
+        assert not Path(targets[key]).exists(), key
     assert "hacked" not in (grades_dir / "grades.csv").read_text()
+    assert connections == []  # no submission reached the host's 127.0.0.1
+    assert sorted(p.name for p in grades_dir.iterdir()) == ["feedback", "grades.csv", "review.md"]
     assert (grades_dir / "feedback" / "chatty.md").stat().st_size < 10_000
+    assert all(p.is_file() for p in paths)  # the submissions themselves are untouched
+
+
+@pytest.mark.slow
+def test_check_cells_leave_no_trace_a_submission_can_read(graded):
+    """The restored check cells (hidden tests, tokens) stay out of IPython's history, so not even an error message
+    of the submission's own code can carry them into its feedback."""
+    table, grades_dir, *_ = graded
+    feedback = _feedback(grades_dir, "history-leak")
+    assert "your code raised ValueError" in feedback
+    assert "HIDDEN" not in feedback and "_grading" not in feedback and "make_synthetic(n_users=100" not in feedback
+
+
+@pytest.mark.slow
+def test_submissions_that_reach_for_internals_are_flagged_for_the_teacher(graded):
+    table, grades_dir, *_ = graded
+    review = (grades_dir / "review.md").read_text()
+    for student in ("ctypes-write", "posixsubprocess", "check-replaced", "exercisefailed-replaced", "cheater", "fake-verdict", "tcp",
+                    "grading-mode-off", "session-off", "print-replaced", "kill-parent", "equal-to-anything", "import-hijack"):
+        assert f"| {student} |" in review, student
+        assert "**For the teacher:**" in _feedback(grades_dir, student)
+    for student in ("perfect", "wrong", "empty"):
+        assert f"| {student} |" not in review and "For the teacher" not in _feedback(grades_dir, student)
+
+
+@pytest.mark.slow
+def test_grading_again_gives_the_same_grades(graded, released, tmp_path):
+    """Re-running grade on the same submissions gives the same grades (a deterministic sample of them)."""
+    table, grades_dir, *_, paths = graded
+    src, _, _ = released
+    again = [p for p in paths if p.parent.name in ("perfect", "wrong", "cheater", "fork-bomb", "fake-verdict")]
+    open_before = sorted(os.listdir("/proc/self/fd"))
+    second = grade(again, tmp_path, src, jobs=2, limits=LIMITS, progress=False)
+    pd.testing.assert_frame_equal(second, table.loc[second.index])
+    assert sorted(os.listdir("/proc/self/fd")) == open_before  # every file handle the grader opened is closed
+
+
+@pytest.mark.slow
+def test_grading_without_a_sandbox_is_loud_and_keeps_the_second_layer(released, tmp_path, capsys):
+    src, out, _ = released
+    perfect = _submission(read(out / SOURCE.name), _solutions())
+    snoop = _submission(read(out / SOURCE.name), {**_solutions(), "ex.n-interactions": f"n_interactions = len(open({str(SOURCE)!r}).read())"})
+    for name, nb in (("perfect", perfect), ("snoop", snoop)):
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        nbformat.write(nb, str(tmp_path / "subs" / name / SOURCE.name))
+    table = grade(sorted((tmp_path / "subs").glob("*/*.ipynb")), tmp_path / "grades", src, limits=LIMITS, progress=False, sandbox=False)
+    assert table.loc["perfect", "total"] == 7 and table.loc["snoop", "ex.n-interactions"] == 0
+    assert "WITHOUT a sandbox" in capsys.readouterr().err
+    assert "grading: reading" in (tmp_path / "grades" / "feedback" / "snoop.md").read_text()
+
+
+def test_a_missing_bubblewrap_stops_grading_before_any_submission_runs(released, tmp_path, monkeypatch, capsys):
+    from course_utils.grading import jail
+
+    src, out, _ = released
+    monkeypatch.setattr(jail, "bwrap_path", lambda: None)
+    with pytest.raises(jail.SandboxUnavailable, match="--unsafe-no-sandbox"):
+        grade([out / SOURCE.name], tmp_path / "g", src, progress=False)
+    assert not (tmp_path / "g" / "grades.csv").exists()
+    assert cli(["grade", str(out / SOURCE.name), "--out", str(tmp_path / "g"), "--source", str(src)]) == 2
+    assert "apt-get install bubblewrap" in capsys.readouterr().err
+
+
+def test_grades_csv_is_replaced_whole(tmp_path, monkeypatch):
+    """A run killed while writing leaves the previous file, never half of one."""
+    grade_module = sys.modules["course_utils.grading.grade"]
+
+    target = tmp_path / "grades.csv"
+    target.write_text("student,total\nalice,7\n")
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade_module.os, "replace", dies)
+    with pytest.raises(KeyboardInterrupt):
+        grade_module._write_atomic(target, "student,total\nalice,0\nbob")
+    assert target.read_text() == "student,total\nalice,7\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv"]  # no temporary file left behind
+    monkeypatch.undo()
+    grade_module._write_atomic(target, "student,total\nalice,0\n")
+    assert target.read_text() == "student,total\nalice,0\n"
+
+
+def test_release_refuses_a_check_cell_that_cannot_fail(tmp_path):
+    nb = read(SOURCE)
+    index = _cell(nb, "ex.top-items", "check")
+    nb.cells[index].source = "print(top_items)"
+    (tmp_path / "src").mkdir()
+    nbformat.write(nb, str(tmp_path / "src" / SOURCE.name))
+    with pytest.raises(ValueError, match="'ex.top-items' has neither a course check"):
+        release(tmp_path / "src", tmp_path / "out", validate=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError, match="Limits.memory_mb must be a positive integer, got 0"):
+        Limits(memory_mb=0)
+    with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
+        grade([SOURCE], Path("/nonexistent"), SOURCE.parent, jobs=0)
 
 
 @pytest.mark.slow
@@ -215,7 +465,7 @@ def test_nbgrader_accepts_the_notebooks(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.real_data
-def test_quickstart_exercises_end_to_end(real_data_dir, tmp_path, monkeypatch):
+def test_quickstart_exercises_end_to_end(real_data_dir, tmp_path, monkeypatch, sandbox):
     """00_quickstart: release validated both ways, then a perfect, an empty, a wrong and a hostile submission."""
     monkeypatch.setenv("COURSE_UTILS_DATA", str(real_data_dir))
     src = tmp_path / "source"

@@ -11,6 +11,7 @@ import json
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-GRADING_ENV = "COURSE_UTILS_GRADING"  # set by the autograder: a check that does not pass raises
+GRADING_ENV = "COURSE_UTILS_GRADING"  # grading mode for other graders (nbgrader): a check that does not pass raises
+_SESSION = None  # the check cell being graded (course_utils.grading.verdict.begin): grading mode, set by the grader
 PROGRESS_ENV = "COURSE_UTILS_PROGRESS"  # a file for progress, or "off"
 
 CORRECT, INCORRECT, NOT_ATTEMPTED, WRONG_TYPE = "correct", "incorrect", "not attempted", "wrong type"
@@ -117,6 +119,41 @@ def make_digest(exercise_id: str, kind: str, value, decimals: int = 6, tolerance
 
 
 # ---------------------------------------------------------------- checking
+_TRUSTED_PACKAGES = ("builtins", "collections", "fractions", "decimal", "numpy", "pandas", "torch")
+
+
+def _foreign_type(value, depth: int = 0) -> type | None:
+    """The first type in ``value`` (and its elements) that is not Python's (builtins, collections, fractions, decimal),
+    NumPy's, pandas' or PyTorch's own.
+
+    A value answer is compared through its type's methods (repr, ==, hash, iteration); a class of the notebook's own
+    could run any code there, the grader's included, so such answers are refused before any of them is called."""
+    t = type(value)
+    name = getattr(t, "__module__", "") or ""
+    if name.split(".")[0] not in _TRUSTED_PACKAGES:
+        return t
+    heap = bool(t.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: a class written in Python, which could be anyone's
+    if heap and "." not in t.__qualname__ and getattr(sys.modules.get(name), t.__qualname__, None) is not t:
+        return t
+    if depth < 2 and t in (list, tuple, set, frozenset):
+        for item in value:
+            found = _foreign_type(item, depth + 1)
+            if found is not None:
+                return found
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        for item in value.ravel():
+            found = _foreign_type(item, depth + 1)
+            if found is not None:
+                return found
+    if isinstance(value, pd.DataFrame):
+        for column in value.columns[value.dtypes.eq(object).to_numpy()]:
+            for item in value[column].to_numpy():
+                found = _foreign_type(item, depth + 1)
+                if found is not None:
+                    return found
+    return None
+
+
 def _type_problem(ex: Exercise, answer) -> str | None:
     """A plain message when the answer has the wrong type for this exercise, else None."""
     got = f"{type(answer).__name__} {answer!r}"[:80]
@@ -152,6 +189,11 @@ def evaluate(exercise_id: str, answer) -> Verdict:
     ex = REGISTRY[exercise_id]
     if answer is Ellipsis or answer is None:
         return Verdict(ex.id, NOT_ATTEMPTED, "not attempted yet: replace the ... in the cell above with your code and run it.")
+    if ex.kind not in ("function", "model"):
+        foreign = _foreign_type(answer)
+        if foreign is not None:
+            return Verdict(ex.id, WRONG_TYPE, f"expected a plain value (Python, NumPy, pandas or PyTorch), got an object of "
+                                              f"the class {foreign.__name__!r}: convert it (int(...), float(...), list(...)).")
     problem = _type_problem(ex, answer)
     if problem:
         return Verdict(ex.id, WRONG_TYPE, problem)
@@ -191,19 +233,31 @@ def hint(exercise_id: str) -> None:
 def check(exercise_id: str, answer) -> None:
     """Print a verdict for ``answer`` to exercise ``exercise_id`` and remember it for ``progress()``.
 
-    In the autograder (environment variable COURSE_UTILS_GRADING=1) an answer that is not correct raises ExerciseFailed.
+    In grading mode (the course's grader sets it in each check cell it restores; other graders can set the environment
+    variable COURSE_UTILS_GRADING=1) an answer that is not correct raises ExerciseFailed.
     """
+    session, grading = _SESSION, grading_mode()  # taken before the answer's own code runs inside evaluate
     verdict = evaluate(exercise_id, answer)
     print(verdict)
     _record(verdict)
-    if os.environ.get(GRADING_ENV) == "1" and not verdict.passed:
+    if session is not None:
+        session.verdicts.append(verdict)
+    if (grading or session is not None) and not verdict.passed:
         raise ExerciseFailed(str(verdict))
+
+
+def grading_mode() -> bool:
+    """True while the grader runs a check cell (or where COURSE_UTILS_GRADING=1): checks raise instead of printing."""
+    return _SESSION is not None or os.environ.get(GRADING_ENV) == "1"
 
 
 def verify(exercise_id: str, answer) -> None:
     """Raise ExerciseFailed unless ``answer`` passes: the autograder's hidden tests call the same checker as ``check``
     (for a model, the same equivalence with the reference), silently and whatever the environment says."""
+    session = _SESSION
     verdict = evaluate(exercise_id, answer)
+    if session is not None:
+        session.verdicts.append(verdict)
     if not verdict.passed:
         raise ExerciseFailed(str(verdict))
 
@@ -228,7 +282,7 @@ def _load_progress(path: Path | None) -> dict:
 
 def _record(verdict: Verdict) -> None:
     path = progress_path()
-    if path is None or os.environ.get(GRADING_ENV) == "1":
+    if path is None or grading_mode():
         return
     data = _load_progress(path)
     data[verdict.exercise] = {"status": verdict.status, "time": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import secrets
 import shutil
+import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +16,32 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from .execute import run_notebook
-from .notebook import SOURCE_KEY, check_cells, normalize, read, strip_hidden_tests, student_version
+from .execute import run_notebook, stop_workers
+from .notebook import BEGIN_HIDDEN, SOURCE_KEY, check_cells, normalize, read, strip_hidden_tests, student_version
+from .verdict import MIME
 
-RESTORE = "from course_utils.checks import *  # restored by the grader: the course's own checks\n"
+RESTORE = ("import course_utils.grading.verdict as _grading_verdict  # restored by the grader\n"
+           "_grading = _grading_verdict.begin({grade_id!r}, {token!r}, expect_check={expect})\n"
+           "from course_utils.checks import *\n")
+FINISH = "\n_grading.finish()  # restored by the grader: publishes this run's token only after a genuine pass\n"
+CALLS_CHECK = re.compile(r"\b(check|check_\w+|verify)\s*\(")
+UNSAFE_WARNING = (
+    "WARNING: grading WITHOUT a sandbox (--unsafe-no-sandbox). Each submission runs as you, with your files, your "
+    "network and your processes within its reach; only a Python audit hook and resource limits stand in its way, and "
+    "native code (ctypes, a compiled extension) walks around the hook. Grade only notebooks you trust this way.")
+# what a submission's own code has no honest reason to touch while it is graded: flagged for the teacher to read
+SUSPICIOUS = {
+    "ctypes or cffi": r"\b(ctypes|cffi)\b",
+    "process control": r"_posixsubprocess|\bsubprocess\b|\bos\.(system|popen|fork\w*|exec\w*|spawn\w*|posix_spawn\w*|kill\w*)\b|\bpty\b",
+    "interpreter internals": r"sys\.(modules|meta_path|path_hooks|_getframe|settrace|setprofile|addaudithook)|__builtins__|\bbuiltins\b"
+                             r"|\b(f_back|f_globals|f_locals|tb_frame|gi_frame|__code__|__globals__|__closure__)\b|\bgc\.|\binspect\.",
+    "IPython's execution hooks": r"\b(input_transformers\w*|ast_transformers|events\.register|set_custom_exc)\b",
+    "the grader or its mode": r"COURSE_UTILS_GRADING|course_utils\.grading|checks\.core|_SESSION|\b_grading\b|os\.environ",
+    "the course's checks or references": r"course_utils\.(checks|metrics)\b|\b(check|check_\w+|verify|evaluate|ExerciseFailed)\s*=[^=]"
+                                         r"|\bdef\s+(check|check_\w+|verify|evaluate)\s*\(|\breference_\w+",
+    "dynamic code": r"(?<![\w.])(exec|eval|compile|__import__|getattr|setattr)\s*\(|\bimportlib\b",
+    "the network": r"\bsocket\b|\burllib\b|\brequests\b|http\.client",
+}
 
 
 @dataclass
@@ -27,14 +53,26 @@ class ExerciseResult:
     max_points: float
     passed: bool
     message: str
+    review: str = ""  # what the teacher should read before accepting the grade ("" when nothing)
 
 
 @dataclass
 class Limits:
-    cell_timeout: int = 120
-    notebook_timeout: int = 900
+    """Per submission: seconds per cell and per notebook, and the kernel's resource limits (set inside the sandbox
+    before the kernel starts): address space, file size (MB), processes and threads, open files, output per cell."""
+    cell_timeout: int = 600
+    notebook_timeout: int = 1800
     memory_mb: int = 8192
     max_output_bytes: int = 1024 * 1024
+    file_mb: int = 1024
+    processes: int = 512
+    open_files: int = 1024
+    disk_mb: int = 2048  # the sandbox's HOME, the work folder included (a tmpfs: memory, not the grader's disk)
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
 
 
 def load_sources(source_dir: Path) -> dict[str, nbformat.NotebookNode]:
@@ -50,7 +88,8 @@ def load_sources(source_dir: Path) -> dict[str, nbformat.NotebookNode]:
 
 
 # ---------------------------------------------------------------- one submission
-def grade_notebook(path: Path, student: str, sources: dict, workroot: Path, limits: Limits) -> list[ExerciseResult]:
+def grade_notebook(path: Path, student: str, sources: dict, workroot: Path, limits: Limits, sandbox: bool = True,
+                   threads: int | None = None) -> list[ExerciseResult]:
     """Grade one submitted notebook; never raises for anything the submission does."""
     path = Path(path)
     try:
@@ -67,28 +106,64 @@ def grade_notebook(path: Path, student: str, sources: dict, workroot: Path, limi
     src_checks = check_cells(source)
     problems = _structure_problems(sub, src_checks)
 
+    review = _review(sub, source, name)
+
     run_nb = copy.deepcopy(sub)
     by_id = {}
     for c in check_cells(run_nb):
         by_id.setdefault(c.grade_id, []).append(c.index)
+    tokens = {sc.grade_id: secrets.token_hex(16) for sc in src_checks}  # never on disk where the kernel can read
     for sc in src_checks:  # run the instructor's check (with hidden tests) wherever the student's cell stands
+        expect = bool(CALLS_CHECK.search(strip_hidden_tests(sc.source)))
         for idx in by_id.get(sc.grade_id, []):
-            run_nb.cells[idx].source = RESTORE + sc.source
+            run_nb.cells[idx].source = (RESTORE.format(grade_id=sc.grade_id, token=tokens[sc.grade_id], expect=expect)
+                                        + sc.source + FINISH)
     for cell in run_nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{student}-{Path(name).stem}")
-    executed, info = run_notebook(run_nb, workroot / "work" / safe, workroot / "private" / safe, **vars(limits))
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{student}-{Path(name).stem}")[:60]
+    job = Path(tempfile.mkdtemp(prefix=f"{safe}-", dir=workroot))  # one folder per job, whatever the names collide to
+    quiet = tuple(i for ids in by_id.values() for i in ids)  # check cells stay out of IPython's input history
+    executed, info = run_notebook(run_nb, job / "work", job / "private", sandbox=sandbox, threads=threads,
+                                  quiet_cells=quiet, **vars(limits))
 
-    results = []
+    results, previous = [], -1
     for sc in src_checks:
         if sc.grade_id in problems:
-            results.append(ExerciseResult(student, name, sc.exercise, 0.0, sc.points, False, problems[sc.grade_id]))
+            results.append(ExerciseResult(student, name, sc.exercise, 0.0, sc.points, False, problems[sc.grade_id], review))
             continue
-        cell = executed.cells[by_id[sc.grade_id][0]]
-        ok, message = _cell_verdict(cell, info)
-        results.append(ExerciseResult(student, name, sc.exercise, sc.points if ok else 0.0, sc.points, ok, message))
+        index = by_id[sc.grade_id][0]
+        ok, message = _cell_verdict(executed.cells[index], info, sc.grade_id, tokens[sc.grade_id])
+        if not ok:
+            message += _earlier_error(executed, previous, index)
+        previous = index
+        results.append(ExerciseResult(student, name, sc.exercise, sc.points if ok else 0.0, sc.points, ok, message, review))
     return results
+
+
+def _review(sub, source, name: str) -> str:
+    """What in the submission's own code (cells that are not the course's) a teacher should read before trusting the
+    grade: code that reaches for native calls, processes, the interpreter's internals, the grader or the network."""
+    course = {normalize(c.source) for c in student_version(source, name).cells if c.cell_type == "code"}
+    course |= {normalize(c.source) for c in source.cells if c.cell_type == "code"}
+    found = []
+    for i, cell in enumerate(sub.cells):
+        if cell.cell_type != "code" or normalize(cell.source) in course:
+            continue
+        for what, pattern in SUSPICIOUS.items():
+            match = re.search(pattern, cell.source)
+            if match and what not in [f[0] for f in found]:
+                found.append((what, f"cell {i + 1}: {match.group(0)!r}"))
+    return "; ".join(f"{what} ({where})" for what, where in found)
+
+
+def _earlier_error(executed, start: int, end: int) -> str:
+    """The first error raised between the previous check cell and this one: usually why this check failed."""
+    for cell in executed.cells[start + 1:end]:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error":
+                return f" (an earlier cell raised {out.get('ename', 'an error')}: {str(out.get('evalue', ''))[:200]})"
+    return ""
 
 
 def _zeros(student, name, sources, reason):
@@ -120,13 +195,19 @@ def _structure_problems(sub, src_checks) -> dict[str, str]:
     return problems
 
 
-def _cell_verdict(cell, info) -> tuple[bool, str]:
+def _cell_verdict(cell, info, grade_id: str, token: str) -> tuple[bool, str]:
+    """Passed only with this run's token in the cell's outputs (course_utils.grading.verdict) and no error."""
     if cell.get("execution_count") is None:
         return False, f"this check did not run: {info.get('status', 'the notebook stopped before it')}"
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream").strip()
     errors = [o for o in cell.outputs if o.get("output_type") == "error"]
     if not errors:
-        return True, text.splitlines()[-1] if text else "passed"
+        proven = any(o.get("data", {}).get(MIME) == {"grade_id": grade_id, "token": token} for o in cell.outputs)
+        if proven:
+            lines = [line for line in text.splitlines() if line.strip()]
+            return True, lines[-1] if lines else "passed"
+        return False, ("the check ran without the grader's proof of a pass (the notebook replaced or silenced the "
+                       "course's check, its output or the course package)")
     err = errors[0]
     ename, evalue = err.get("ename", "Error"), str(err.get("evalue", ""))[:300]
     if ename == "ExerciseFailed":
@@ -152,30 +233,100 @@ def student_ids(paths: list[Path], notebook_names=()) -> list[str]:
     return [p.relative_to(base).parts[0] if len(p.relative_to(base).parts) > 1 else p.stem for p in paths]
 
 
+def _grade_one(path, student, sources, workroot, limits, sandbox, threads) -> list[ExerciseResult]:
+    """grade_notebook, and if the grader itself fails on this submission, zeros with the reason: never the whole run."""
+    try:
+        return grade_notebook(path, student, sources, workroot, limits, sandbox, threads)
+    except Exception as err:  # the grader failing on one submission must not stop the others
+        name = Path(path).name if Path(path).name in sources else None
+        return _zeros(student, name, sources, f"the grader could not grade this submission ({type(err).__name__}: {str(err)[:200]})")
+
+
+def _threads(jobs: int) -> int:
+    """Threads each kernel may use so that ``jobs`` kernels share the CPU cores without oversubscribing them."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, jobs))
+
+
+def _prepare_sandbox(sandbox: bool) -> None:
+    if sandbox:
+        from .jail import check_available
+
+        check_available()  # SandboxUnavailable, with what to do, before any submission runs
+    else:
+        print(UNSAFE_WARNING, file=sys.stderr)
+
+
 def grade(submissions: list[Path], out: Path, source_dir: Path, jobs: int = 1, limits: Limits | None = None,
-          progress: bool = True) -> pd.DataFrame:
-    """Grade every submission; write grades.csv and feedback/<student>.md under ``out``; return the grades table."""
+          progress: bool = True, sandbox: bool = True) -> pd.DataFrame:
+    """Grade every submission; write grades.csv and feedback/<student>.md under ``out``; return the grades table.
+
+    Each submission runs in a fresh kernel inside bubblewrap (``sandbox=False`` grades without it, and says so loudly);
+    ``jobs`` submissions run at once. Files are replaced whole (written beside, then renamed), so a run killed midway
+    leaves the previous grades.csv or none, never half of one; grading the same submissions again gives the same grades.
+    """
     from tqdm.auto import tqdm
 
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     limits = limits or Limits()
+    _prepare_sandbox(sandbox)
     sources = load_sources(source_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     submissions = [Path(p) for p in submissions]
     students = student_ids(submissions, sources)
-    workroot = Path(tempfile.mkdtemp(prefix=".grading-", dir=out))
+    workroot = Path(tempfile.mkdtemp(prefix="course-grading-"))  # private (0700), outside the grades folder
     results: list[ExerciseResult] = []
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(grade_notebook, p, s, sources, workroot, limits) for p, s in zip(submissions, students, strict=True)]
-            for f in tqdm(futures, desc="grading", unit="notebook", disable=not progress):
-                results.extend(f.result())
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_grade_one, p, s, sources, workroot, limits, sandbox, _threads(jobs))
+                       for p, s in zip(submissions, students, strict=True)]
+            try:
+                for f in tqdm(futures, desc="grading", unit="notebook", disable=not progress):
+                    results.extend(f.result())
+            except BaseException:  # interrupted: stop what runs, start nothing more
+                pool.shutdown(wait=False, cancel_futures=True)
+                stop_workers()
+                raise
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
     table = _table(results, sources)
-    table.to_csv(out / "grades.csv")
     _feedback(results, out / "feedback")
+    _write_atomic(out / "review.md", _review_report(results))
+    _write_atomic(out / "grades.csv", table.to_csv())
     return table
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it over ``path``: readers see the old file or the new one, whole."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _review_report(results) -> str:
+    flagged = {}
+    for r in results:
+        if r.review:
+            flagged.setdefault((r.student, r.notebook), r.review)
+    lines = ["# Submissions to read before accepting their grades", "",
+             "Their own code (cells that are not the course's) matches patterns of what a solution has no reason to use "
+             "while graded: native calls, processes, the interpreter's internals, dynamic code, the grader, the course's "
+             "checks and references, the network. The sandbox contained what it did outside the kernel; inside the "
+             "kernel such code could still have gamed a check, so read the cells named. This is a pattern search, "
+             "not a proof: code written to hide can slip past it.", ""]
+    if not flagged:
+        return "\n".join(lines[:2] + ["None: no submission's own code reached for any of those.", ""])
+    lines += ["| student | notebook | what, where |", "|---|---|---|"]
+    lines += [f"| {student} | {notebook} | {review.replace('|', '/')} |" for (student, notebook), review in flagged.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _table(results, sources) -> pd.DataFrame:
@@ -201,38 +352,81 @@ def _feedback(results, folder: Path) -> None:
             message = r.message.replace("|", "\\|").replace("\n", " ")
             mark = "" if message[:1] in "✅❌⏳⚠" else ("✅ " if r.passed else "❌ ")
             lines.append(f"| {r.notebook or '?'} | {r.exercise} | {r.points:g} / {r.max_points:g} | {mark}{message} |")
-        (folder / f"{student}.md").write_text("\n".join(lines) + "\n")
+        reviews = list(dict.fromkeys(r.review for r in rows if r.review))
+        if reviews:
+            lines += ["", "**For the teacher:** this submission's own code uses " + "; ".join(reviews)
+                      + ". Read those cells before accepting the grade."]
+        _write_atomic(folder / f"{student}.md", "\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------- release
-def release(source_dir: Path, out: Path, validate: bool = True, limits: Limits | None = None) -> pd.DataFrame:
+def check_cell_problems(nb, name: str) -> list[str]:
+    """Check cells a grader could not decide: each needs a course check (check/verify) or hidden tests, or both."""
+    problems = []
+    for c in check_cells(nb):
+        if not CALLS_CHECK.search(strip_hidden_tests(c.source)) and BEGIN_HIDDEN not in c.source:
+            problems.append(f"{name}: the check cell {c.grade_id!r} has neither a course check (check(...), verify(...)) "
+                            "nor hidden tests, so any answer would pass it")
+    return problems
+
+
+def release(source_dir: Path, out: Path, validate: bool = True, limits: Limits | None = None, jobs: int = 1,
+            sandbox: bool = True, progress: bool = False) -> pd.DataFrame:
     """Write the student version of every notebook in ``source_dir`` to ``out``; with validate, prove both ways that
-    the instructor notebooks pass every check and that no check passes in the student versions."""
+    the instructor notebooks pass every check and that no check passes in the student versions (``jobs`` notebooks
+    at once, each in the grader's sandbox). The report has each notebook's validation seconds; its ``attrs["seconds"]``
+    is the wall time of the whole validation."""
+    from tqdm.auto import tqdm
+
     source_dir, out = Path(source_dir), Path(out)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    notebooks = {path.name: read(path) for path in sorted(source_dir.glob("*.ipynb"))}
+    problems = [p for name, nb in notebooks.items() for p in check_cell_problems(nb, name)]
+    if problems:
+        raise ValueError("release refused: " + "; ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in sorted(source_dir.glob("*.ipynb")):
-        nb = read(path)
-        student = student_version(nb, path.name)
-        nbformat.write(student, str(out / path.name))
-        rows.append({"notebook": path.name, "exercises": len(check_cells(nb))})
+    for name, nb in notebooks.items():
+        nbformat.write(student_version(nb, name), str(out / name))
+        rows.append({"notebook": name, "exercises": len(check_cells(nb))})
     report = pd.DataFrame(rows)
     if not validate:
         return report
     limits = limits or Limits()
-    sources = {r["notebook"]: read(source_dir / r["notebook"]) for r in rows if r["exercises"]}
-    workroot = Path(tempfile.mkdtemp(prefix=".release-check-"))
+    _prepare_sandbox(sandbox)
+    sources = {name: nb for name, nb in notebooks.items() if check_cells(nb)}
+    workroot = Path(tempfile.mkdtemp(prefix="course-release-check-"))
+
+    def timed(path, who):
+        start = time.perf_counter()
+        results = grade_notebook(path, who, sources, workroot, limits, sandbox, _threads(jobs))
+        return results, time.perf_counter() - start
+
+    start = time.perf_counter()
     try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:  # the longest notebooks first: less idle time at the end
+            order = sorted(sources, key=lambda n: -len(sources[n].cells))
+            futures = {(name, who): pool.submit(timed, (source_dir if who == "instructor" else out) / name, who)
+                       for name in order for who in ("instructor", "student-version")}
+            try:
+                for future in tqdm(list(futures.values()), desc="validating", unit="notebook", disable=not progress):
+                    future.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                stop_workers()
+                raise
         for name in sources:
-            instructor = grade_notebook(source_dir / name, "instructor", sources, workroot, limits)
-            blank = grade_notebook(out / name, "student-version", sources, workroot, limits)
+            (instructor, t1), (blank, t2) = futures[(name, "instructor")].result(), futures[(name, "student-version")].result()
             i = report["notebook"] == name
             report.loc[i, "instructor passes"] = f"{sum(r.passed for r in instructor)}/{len(instructor)}"
             report.loc[i, "student version passes"] = f"{sum(r.passed for r in blank)}/{len(blank)}"
             report.loc[i, "valid"] = all(r.passed for r in instructor) and not any(r.passed for r in blank)
+            report.loc[i, "seconds"] = round(t1 + t2, 1)
             failures = [f"{r.exercise}: {r.message}" for r in instructor if not r.passed]
             failures += [f"{r.exercise} passes in the student version" for r in blank if r.passed]
             report.loc[i, "problems"] = "; ".join(failures)
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
+    report.attrs["seconds"] = time.perf_counter() - start
     return report
