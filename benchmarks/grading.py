@@ -10,7 +10,6 @@ Rows record whether the submissions ran inside the bubblewrap sandbox.
 from __future__ import annotations
 
 import copy
-import inspect
 import tempfile
 import time
 from pathlib import Path
@@ -27,12 +26,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--release", action="store_true", help="also time release validation of every notebook")
     parser.add_argument("--release-jobs", type=int, default=2, help="--jobs of the release validation")
     parser.add_argument("--unsafe-no-sandbox", action="store_true", help="grade without bubblewrap (for comparison)")
-
-
-def _sandbox_kwargs(func, args) -> dict:
-    """Older versions of the grader had no sandbox argument: pass it only where it exists."""
-    params = inspect.signature(func).parameters
-    return {"sandbox": not args.unsafe_no_sandbox} if "sandbox" in params else {}
 
 
 def run(args) -> list[dict]:
@@ -61,10 +54,9 @@ def run(args) -> list[dict]:
         folder.mkdir(parents=True)
         nbformat.write(perfect, str(folder / args.notebook))
         paths.append(folder / args.notebook)
-    kwargs = _sandbox_kwargs(grade, args)
-    sandboxed = kwargs.get("sandbox", False)
+    sandboxed = not args.unsafe_no_sandbox
     start = time.perf_counter()
-    grades = grade(paths, work / "grades", source, jobs=args.jobs, limits=Limits(), progress=True, **kwargs)
+    grades = grade(paths, work / "grades", source, jobs=args.jobs, limits=Limits(), progress=True, sandbox=sandboxed)
     seconds = time.perf_counter() - start
     full = int((grades["total"] == grades["total"].max()).sum())
     table.append({"run": f"grade {args.copies} x {args.notebook}", "jobs": args.jobs, "sandbox": sandboxed,
@@ -75,19 +67,17 @@ def run(args) -> list[dict]:
                  "metrics": {"full marks": full, "max points": float(grades["total"].max())}, "total s": seconds})
     print(table[-1], flush=True)
     if args.release:
-        kwargs = {**_sandbox_kwargs(release, args)}
-        if "jobs" in inspect.signature(release).parameters:
-            kwargs["jobs"] = args.release_jobs
         start = time.perf_counter()
-        report = release(NOTEBOOKS, work / "course-release", validate=True, limits=Limits(), **kwargs)
+        report = release(NOTEBOOKS, work / "course-release", validate=True, limits=Limits(), jobs=args.release_jobs,
+                         sandbox=sandboxed)
         seconds = time.perf_counter() - start
         print(report.to_string(index=False))
         valid = int(report["valid"].fillna(True).astype(bool).sum())
-        table.append({"run": f"release {len(report)} notebooks, validated both ways", "jobs": kwargs.get("jobs", 1),
-                      "sandbox": kwargs.get("sandbox", False), "seconds": round(seconds, 1),
+        table.append({"run": f"release {len(report)} notebooks, validated both ways", "jobs": args.release_jobs,
+                      "sandbox": sandboxed, "seconds": round(seconds, 1),
                       "s/submission": None, "full marks": f"{valid}/{len(report)} valid"})
-        rows.append({"settings": f"release {len(report)} notebooks, both versions validated, --jobs {kwargs.get('jobs', 1)}, "
-                                 f"{'bubblewrap sandbox' if kwargs.get('sandbox') else 'no sandbox'}",
+        rows.append({"settings": f"release {len(report)} notebooks, both versions validated, --jobs {args.release_jobs}, "
+                                 f"{'bubblewrap sandbox' if sandboxed else 'no sandbox'}",
                      "metrics": {"valid notebooks": valid}, "total s": seconds})
     print(pd.DataFrame(table).to_string(index=False))
     return rows

@@ -12,6 +12,8 @@ comparison is paired, seed by seed and user by user.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -81,6 +83,8 @@ class Comparison:
     def verdict(self) -> str:
         """'A is ahead of B', 'B is ahead of A' or 'no measurable difference between A and B'."""
         if not self.significant:
+            if self.n_seeds >= 3 and np.isnan(self.t_pvalue) and np.isnan(self.ci_low) and self.difference_std == 0:
+                return f"no measurable difference between {self.a} and {self.b} (one result each, repeated: nothing to test)"
             return f"no measurable difference between {self.a} and {self.b}"
         a_better = self.difference > 0 if self.higher_is_better else self.difference < 0
         ahead, behind = (self.a, self.b) if a_better else (self.b, self.a)
@@ -150,7 +154,13 @@ def over_seeds(make_model: Callable, train=None, test=None, seeds=(0, 1, 2), *, 
     return SeedRuns(name=name, table=pd.DataFrame(rows).set_index("seed"), per_user=per_user)
 
 
-LOWER_IS_BETTER = ("rmse", "mse", "mae", "loss")
+def lower_is_better(metric: str) -> bool:
+    """Errors and losses: a name with a rating metric (rmse, mse, mae) or "loss" as one of its words (val_rmse,
+    "train loss")."""
+    from .metrics import RATING_METRICS
+
+    words = re.split(r"[\s_@]+", metric.lower())
+    return any(w in RATING_METRICS or w == "loss" for w in words)
 
 
 def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_bootstrap: int = 2000,
@@ -175,14 +185,17 @@ def paired_comparison(a: SeedRuns, b: SeedRuns, metric: str = "ndcg@10", n_boots
         raise ValueError(f"paired_comparison pairs seed with seed: both runs must use the same seeds. "
                          f"Got {a.seeds} and {b.seeds}.")
     if higher_is_better is None:
-        higher_is_better = metric.split("@")[0].strip().lower().split()[-1] not in LOWER_IS_BETTER
+        higher_is_better = not lower_is_better(metric)
     diff = (a.table[metric] - b.table[metric]).to_numpy(dtype=float)
     n = len(diff)
     p = float("nan")
+    repeats = np.ptp(a.table[metric].to_numpy(dtype=float)) == 0 and np.ptp(b.table[metric].to_numpy(dtype=float)) == 0
     if n >= 3 and np.ptp(diff) > 0:
         p = float(stats.ttest_rel(a.table[metric], b.table[metric]).pvalue)
-    elif n >= 3 and diff[0] != 0:
+    elif n >= 3 and diff[0] != 0 and not repeats:
         p = 0.0  # the same nonzero difference on every seed
+    # where both sides give one result on every seed (deterministic models on one split), the seeds repeat one
+    # measurement: there is nothing for a test over seeds to see, and p stays undefined
     lo = hi = float("nan")
     user_diffs = []
     for seed in a.seeds:

@@ -77,6 +77,7 @@ class BaseRecommender:
         self.user_index_ = pd.Index(np.sort(df["user_id"].unique()), name="user_id")
         self.item_index_ = pd.Index(np.sort(df["item_id"].unique()), name="item_id")
         self.seen_ = self._interaction_matrix(df)
+        self.__dict__.pop("_fit_seen_", None)  # set_histories' copy of an earlier fit's training interactions
         self._fit(df, val_df, callbacks)
         return self
 
@@ -165,8 +166,8 @@ class BaseRecommender:
     def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> dict:
         """Top-k items per user: ``{user_id: [(item_id, score), ...]}``, best first, raw ids.
 
-        exclude_seen: leave out items the user interacted with in training (a user with fewer than k unseen items
-        gets fewer than k).
+        exclude_seen: leave out items the user interacted with in training, or, for a sequence model, in the history
+        given to set_histories (a user with fewer than k unseen items gets fewer than k).
         """
         u = self._user_indices(users, "recommend")
         n_items = len(self.item_index_)
@@ -246,6 +247,7 @@ class BaseRecommender:
         indptr, indices = np.asarray(indptr), np.asarray(indices)
         self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
                                    shape=(len(self.user_index_), len(self.item_index_)))
+        self.__dict__.pop("_fit_seen_", None)
 
 
 def _py(x):

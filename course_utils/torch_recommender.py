@@ -511,13 +511,17 @@ class SequenceRecommender(TorchRecommender):
         _, sequences = user_sequences(df[known], self.item_index_, self.user_index_[rows])
         self.history_items_ = self.history_items_.copy()
         self.history_items_[rows] = pad_left(sequences, self.max_seq_length)
-        # what the user has had is not recommended again: the new events join the items recommend leaves out
+        # what the user has had is not recommended again: for the users in df, the training items and df's events
+        # (so that set_histories(train) gives back exactly the model's training state); the others keep theirs
         import scipy.sparse as sp
 
-        u = self.user_index_.get_indexer(df["user_id"][known])
-        i = self.item_index_.get_indexer(df["item_id"][known])
-        extra = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=self.seen_.shape)
-        self.seen_ = (self.seen_ + extra).tocsr()
+        if getattr(self, "_fit_seen_", None) is None:
+            self._fit_seen_ = self.seen_  # the training interactions, kept the first time histories change
+        in_df = np.zeros(self.seen_.shape[0], dtype=np.float32)
+        in_df[rows] = 1.0
+        seen = sp.diags(in_df) @ (self._fit_seen_ + self._interaction_matrix(df[known])) + sp.diags(1.0 - in_df) @ self.seen_
+        self.seen_ = seen.tocsr()
+        self.seen_.eliminate_zeros()
         self.seen_.data[:] = 1.0
         self.seen_.sort_indices()
         self._forget_cache()

@@ -103,3 +103,22 @@ def test_an_error_metric_is_better_when_lower():
     c = paired_comparison(a, b, "rmse")
     assert not c.higher_is_better and c.difference < 0 and c.wins == 3 and c.verdict == "A is ahead of B"
     assert paired_comparison(a, b, "rmse", higher_is_better=True).verdict == "B is ahead of A"
+
+
+def test_losses_and_prefixed_errors_are_lower_is_better():
+    from course_utils.experiments import lower_is_better
+
+    for name in ("rmse", "val_rmse", "train_loss", "val loss", "MAE", "rmse@all"):
+        assert lower_is_better(name), name
+    for name in ("ndcg@10", "hit_rate@10", "recall@20", "val ndcg@10", "mrr"):
+        assert not lower_is_better(name), name
+
+
+def test_seeds_that_repeat_one_result_give_no_verdict():
+    """Two deterministic models on one split, the result copied to every seed: one measurement, nothing to test."""
+    a, b = _runs("Markov", [0.30, 0.30, 0.30]), _runs("popularity", [0.26, 0.26, 0.26])
+    c = paired_comparison(a, b)
+    assert np.isnan(c.t_pvalue) and not c.significant
+    assert c.verdict == "no measurable difference between Markov and popularity (one result each, repeated: nothing to test)"
+    varying = _runs("LSTM", [0.33, 0.34, 0.35])  # against a random model the seeds do measure something
+    assert paired_comparison(varying, a).verdict == "LSTM is ahead of Markov"

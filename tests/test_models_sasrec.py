@@ -140,6 +140,7 @@ def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
     model = _model(epochs=2).fit(train.data)
     users = test.data["user_id"].unique()[:4].tolist()
     before = model.score_all(users)
+    trained_seen = model.seen_.copy()
     extended = pd.concat([train.data, test.data])
     assert model.set_histories(extended) == 0
     after = model.score_all(users)
@@ -147,12 +148,16 @@ def test_set_histories_changes_what_the_next_item_is_conditioned_on(loo):
     last = extended.sort_values("timestamp", kind="stable").groupby("user_id")["item_id"].last()
     items, _ = model.get_attention_weights(user=users[0])
     assert items[-1] == last[users[0]]
-    recs = model.recommend(users, k=5)  # the new events are had: never recommended again
+    n_items = len(model.item_index_)
+    recs = model.recommend(users, k=n_items)  # the new events are had: never recommended again, at any depth
     for user in users:
         had = set(extended.loc[extended["user_id"] == user, "item_id"])
-        assert not had & {item for item, _ in recs[user]}
-    model.set_histories(train.data)
+        test_item = set(test.data.loc[test.data["user_id"] == user, "item_id"])
+        assert test_item and not had & {item for item, _ in recs[user]}
+    assert (model.seen_ != trained_seen).nnz > 0
+    model.set_histories(train.data)  # back to the training state: histories and what is left out
     np.testing.assert_allclose(model.score_all(users), before, rtol=1e-6)
+    assert (model.seen_ != trained_seen).nnz == 0
     with pytest.raises(KeyError, match="'users' parameter of set_histories"):
         model.set_histories(pd.DataFrame({"user_id": [10 ** 9], "item_id": [1], "timestamp": [0]}))
 

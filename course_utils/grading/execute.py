@@ -38,11 +38,9 @@ def stop_workers() -> None:
                 pass
 
 
-def read_roots() -> list[str]:
-    """Folders a graded notebook may read besides its work folder: Python, packages, course_utils, data, system."""
-    from .jail import read_only_paths
-
-    return sorted({*read_only_paths(), "/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev"})
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def run_notebook(nb, workdir: Path, private: Path, *, cell_timeout: int = 600, notebook_timeout: int = 1800,
@@ -56,7 +54,7 @@ def run_notebook(nb, workdir: Path, private: Path, *, cell_timeout: int = 600, n
     workdir, private = Path(workdir).resolve(), Path(private).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     private.mkdir(parents=True, exist_ok=True)
-    threads = threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    threads = threads or cpu_cores()
     spec = {"input": str(private / "input.ipynb"), "output": str(private / "output.ipynb"), "info": str(private / "info.json"),
             "workdir": str(workdir), "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
             "max_output_bytes": max_output_bytes, "sandbox": sandbox, "threads": threads, "disk_mb": disk_mb,

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from .execute import run_notebook, stop_workers
+from .execute import cpu_cores, run_notebook, stop_workers
 from .notebook import BEGIN_HIDDEN, SOURCE_KEY, check_cells, normalize, read, strip_hidden_tests, student_version
 from .verdict import MIME
 
@@ -244,8 +244,7 @@ def _grade_one(path, student, sources, workroot, limits, sandbox, threads) -> li
 
 def _threads(jobs: int) -> int:
     """Threads each kernel may use so that ``jobs`` kernels share the CPU cores without oversubscribing them."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, jobs))
+    return max(1, cpu_cores() // max(1, jobs))
 
 
 def _prepare_sandbox(sandbox: bool) -> None:
