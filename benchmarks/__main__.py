@@ -31,6 +31,7 @@ BENCHMARKS = {  # name -> module of this package
     "loo-comparison": "loo_comparison",
     "tuner-repeats": "tuner_repeats",
     "grading": "grading",
+    "scale": "scale",
 }
 
 

@@ -27,28 +27,15 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[dict]:
-    from course_utils import InteractionDataset, frameworks, load_movielens
-    from course_utils.models.keras_mlp import build_keras_mlp, keras_rating_inputs
+    from course_utils import frameworks
+    from course_utils.tuning.keras_distributed import build_hypermodel, load_tuning_data
 
     keras = frameworks.keras()
     import keras_tuner as kt
 
-    ratings = load_movielens("100k")
-    train, _ = InteractionDataset(ratings).split(test_size=0.2, strategy="random", seed=SPLIT_SEED)
-    fit_part, val = InteractionDataset(train.data).split(test_size=0.125, strategy="random", seed=SPLIT_SEED)
-    users = pd.Index(np.sort(fit_part.data["user_id"].unique()))
-    items = pd.Index(np.sort(fit_part.data["item_id"].unique()))
-    known = val.data["user_id"].isin(users) & val.data["item_id"].isin(items)
-    x_fit, y_fit = keras_rating_inputs(fit_part, users, items, name="fit_part")
-    x_val, y_val = keras_rating_inputs(val.data[known], users, items, name="val")
-
-    def build_model(hp):  # exercise 6.1's space
-        model = build_keras_mlp(len(users), len(items), embedding_dim=hp.Int("embedding_dim", 2, 16, step=2),
-                                hidden_layers=(hp.Choice("units", [32, 64, 128, 256]), 32),
-                                dropout=hp.Float("dropout", 0.0, 0.3, step=0.1))
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp.Float("learning_rate", 1e-3, 1e-2,
-                                                                             sampling="log")), loss="mse")
-        return model
+    data = load_tuning_data("100k", SPLIT_SEED)  # chapter 6's split: fit part and validation, the test part dropped
+    x_fit, y_fit, x_val, y_val = data["x_fit"], data["y_fit"], data["x_val"], data["y_val"]
+    build_model = build_hypermodel(data["n_users"], data["n_items"])  # exercise 6.1's space
 
     directory = tempfile.mkdtemp(prefix="tuner-repeats-")
     makers = {

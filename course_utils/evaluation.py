@@ -14,6 +14,17 @@ Protocols
   (KDD 2020) show this inflates numbers and can reorder models: report it beside "full", never instead of it.
 - task="rating": RMSE/MAE of ``model.predict`` on the test ratings.
 Users the model has never seen are skipped and counted (``results.skipped_users``); nothing is averaged silently.
+
+Memory (both protocols work in blocks; nothing of size n_users x n_items is ever built, no Python loop runs per user):
+- "full": users are scored ``min(batch_size, max(1, Evaluator.max_block_bytes // (8 * n_items)))`` at a time, so a
+  block's dense float64 scores take at most ``max_block_bytes`` (default 32 MiB, ``recommender.SCORE_BLOCK`` scores);
+  seen items are masked through CSR indexing, the top k taken with ``np.argpartition``, the metrics computed for the
+  block and only the per-user values kept. Peak: about 3 x max_block_bytes (the scores, argpartition's int64 indices,
+  the model's own output) plus O(test users x k), whatever the number of users.
+- "sampled": test interactions are ranked ``max(1, max_block_bytes // 128 // (n_negatives + 1))`` at a time
+  (262,144 (user, item) pairs for the default budget: 2 MiB of scores, and room for models that gather an embedding
+  per pair); the candidates are drawn by ``sample_eval_candidates``, whose noise batches are bounded too (~48 MB).
+Block sizes never change a result: every user's scores, list and metric values are computed row by row.
 """
 from __future__ import annotations
 
@@ -22,7 +33,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._validation import check_choice, check_int
-from .metrics import RANKING_METRICS, RATING_METRICS, catalog_coverage
+from .metrics import PAD, RANKING_METRICS, RATING_METRICS
+from .recommender import SCORE_BLOCK, BaseRecommender
 
 ALL_METRICS = [*RANKING_METRICS, "coverage", *RATING_METRICS]
 
@@ -57,7 +69,15 @@ class EvaluationResult(dict):
 
 class Evaluator:
     """Evaluate any course recommender on a test split. Metric names: precision, recall, ndcg, hit_rate, mrr, map,
-    coverage (ranking, each at every k) and mse, rmse, mae (rating)."""
+    coverage (ranking, each at every k) and mse, rmse, mae (rating).
+
+    max_block_bytes: the memory budget of one block of dense float64 scores (class attribute, 32 MiB; set it on an
+    instance to change it). Full ranking scores min(batch_size, max(1, max_block_bytes // (8 * n_items))) users per
+    block; the sampled protocol ranks max(1, max_block_bytes // 128 // (n_negatives + 1)) test interactions per block.
+    The peak memory of evaluate stays within a few max_block_bytes plus O(test users x max(k)); results do not depend
+    on the block size."""
+
+    max_block_bytes = 8 * SCORE_BLOCK
 
     def __init__(self, metrics=("precision", "recall", "ndcg"), k_values=(10, 20)):
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not metrics:
@@ -94,6 +114,7 @@ class Evaluator:
         if not metrics:
             raise ValueError(f"task='ranking' needs ranking metrics; this Evaluator has only {self.metrics}.")
         if protocol == "full":
+            check_int(batch_size, "batch_size", "evaluate", min_value=1)
             return self._full(model, test_df, train_df, metrics, batch_size, per_user)
         check_int(n_negatives, "n_negatives", "evaluate", min_value=1)
         return self._sampled(model, test_df, train_df, metrics, n_negatives, random_state, per_user)
@@ -121,16 +142,19 @@ class Evaluator:
             raise ValueError(f"The 'k_values' of Evaluator must not exceed the model's catalogue ({n_items} items). Got {k_max}.")
         users, relevant, skipped = self._test_users(model, test_df)
         exclude = model.seen_ if train_df is None else _matrix(model, train_df)
-        ranked = np.empty((len(users), k_max), dtype=np.int64)
-        for start in range(0, len(users), batch_size):
-            u = users[start:start + batch_size]
-            scores = np.array(model.score_all(model.user_index_[u]), dtype=np.float64)
+        acc = _Accumulator(self, metrics, n_items)
+        block = max(1, min(batch_size, int(self.max_block_bytes) // (8 * n_items)))
+        for start in range(0, len(users), block):
+            u = users[start:start + block]
+            scores = _user_scores(model, u)
             rows = exclude[u]
-            scores[np.repeat(np.arange(len(u)), np.diff(rows.indptr)), rows.indices] = -np.inf
-            ranked[start:start + len(u)] = _top_k(scores, k_max)
-        n_excluded = np.diff(exclude[users].indptr)
-        ranked[np.arange(k_max)[None, :] >= (n_items - n_excluded)[:, None]] = -1  # fewer unseen items than k: pad
-        values = self._ranking_values(metrics, ranked, relevant, n_items, per_user=True)
+            n_excluded = np.diff(rows.indptr)
+            scores[np.repeat(np.arange(len(u)), n_excluded), rows.indices] = -np.inf
+            ranked = _top_k(scores, k_max, overwrite=True)
+            del scores, rows
+            ranked[np.arange(k_max)[None, :] >= (n_items - n_excluded)[:, None]] = PAD  # fewer unseen items than k: pad
+            acc.add(ranked, relevant[start:start + len(u)])
+        values = acc.result()
         table = None
         if per_user:
             table = pd.DataFrame({key: v for key, v in values.items() if isinstance(v, np.ndarray)},
@@ -141,7 +165,8 @@ class Evaluator:
                                 per_user=table)
 
     def _sampled(self, model, test_df, train_df, metrics, n_negatives, random_state, per_user=False):
-        from .data.sampling import sample_eval_candidates
+        from ._validation import check_random_state
+        from .data.sampling import _check_eval_candidates, _draw_eval_candidates
 
         n_items = len(model.item_index_)
         users = model.user_index_.get_indexer(test_df["user_id"])
@@ -156,14 +181,21 @@ class Evaluator:
         test_m = sp.csr_matrix((np.ones(int(known_item.sum())), (users[known_item], items[known_item])), shape=base.shape)
         everything = (base + test_m).tocsr()  # negatives avoid every item the user has, in training or in test
         everything.data[:] = 1.0
-        cand = sample_eval_candidates(everything, users, np.where(known_item, items, 0), n_negatives, random_state)
-        cand = np.concatenate([cand[:, 1:], cand[:, :1]], axis=1)  # target last: a stable sort puts ties before it
-        scores = np.asarray(model.score(np.repeat(model.user_index_[users].to_numpy(), n_negatives + 1),
-                                        model.item_index_[cand.ravel()].to_numpy()), dtype=np.float64).reshape(cand.shape)
-        scores[~known_item, -1] = -np.inf  # a test item the model never saw cannot be ranked: a miss
-        ranked = np.take_along_axis(cand, np.argsort(-scores, axis=1, kind="stable"), axis=1)
-        relevant = sp.csr_matrix((np.ones(len(users)), (np.arange(len(users)), cand[:, -1])), shape=(len(users), n_items))
-        per_pair = self._ranking_values(metrics, ranked, relevant, n_items, per_user=True)
+        everything, users, targets = _check_eval_candidates(everything, users, np.where(known_item, items, 0), n_negatives)
+        rng = check_random_state(random_state)  # one stream over the blocks: the draws of a single call
+        acc = _Accumulator(self, metrics, n_items)
+        block = max(1, int(self.max_block_bytes) // 128 // (n_negatives + 1))
+        for start in range(0, len(users), block):
+            u, known = users[start:start + block], known_item[start:start + block]
+            cand = _draw_eval_candidates(everything, u, targets[start:start + block], n_negatives, rng)
+            cand = np.concatenate([cand[:, 1:], cand[:, :1]], axis=1)  # target last: a stable sort puts ties before it
+            scores = _pair_scores(model, np.repeat(u, n_negatives + 1), cand.ravel()).reshape(cand.shape)
+            scores[~known, -1] = -np.inf  # a test item the model never saw cannot be ranked: a miss
+            ranked = np.take_along_axis(cand, np.argsort(-scores, axis=1, kind="stable"), axis=1)
+            del scores
+            relevant = sp.csr_matrix((np.ones(len(u)), (np.arange(len(u)), cand[:, -1])), shape=(len(u), n_items))
+            acc.add(ranked, relevant)
+        per_pair = acc.result()
         groups = pd.Series(users)  # average over each user's test items first, then over users
         by_user = {key: pd.Series(v).groupby(groups).mean() for key, v in per_pair.items() if isinstance(v, np.ndarray)}
         values = {key: float(by_user[key].mean()) if key in by_user else v for key, v in per_pair.items()}
@@ -190,16 +222,6 @@ class Evaluator:
         relevant = sp.csr_matrix((np.ones(len(u)), (row, i)), shape=(len(unique_users), int(i.max()) + 1))
         relevant.data[:] = 1.0
         return unique_users, relevant, skipped
-
-    def _ranking_values(self, metrics, ranked, relevant, n_items, per_user=False):
-        values = {}
-        for k in self.k_values:
-            for m in metrics:
-                if m == "coverage":
-                    values[f"coverage@{k}"] = catalog_coverage(ranked, n_items, k)
-                else:
-                    values[f"{m}@{k}"] = RANKING_METRICS[m](ranked, relevant, k, per_user=per_user)
-        return values
 
     @staticmethod
     def print_results(results: EvaluationResult) -> None:
@@ -232,19 +254,64 @@ def _frame(part, name: str, need_rating: bool = False) -> pd.DataFrame:
 
 def _matrix(model, df: pd.DataFrame) -> sp.csr_matrix:
     """A (model users, model items) binary matrix of df's interactions; ids the model does not know are left out."""
+    shape = (len(model.user_index_), len(model.item_index_))
     u = model.user_index_.get_indexer(df["user_id"])
     i = model.item_index_.get_indexer(df["item_id"])
     keep = (u >= 0) & (i >= 0)
-    m = sp.csr_matrix((np.ones(int(keep.sum())), (u[keep], i[keep])), shape=(len(model.user_index_), len(model.item_index_)))
+    index_dtype = np.int32 if max(shape) < 2**31 else np.int64  # what scipy would convert to anyway: no extra copy
+    u, i = u[keep].astype(index_dtype), i[keep].astype(index_dtype)
+    m = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=shape)
     m.data[:] = 1.0
     return m
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores per row, best first."""
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+def _top_k(scores: np.ndarray, k: int, overwrite: bool = False) -> np.ndarray:
+    """Indices of the k largest scores per row, best first. overwrite=True negates ``scores`` in place (no copy)."""
+    neg = np.negative(scores, out=scores if overwrite else None)
+    part = np.argpartition(neg, k - 1, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(neg, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def _user_scores(model, users: np.ndarray) -> np.ndarray:
+    """(len(users), n_items) float64 scores that the caller owns, for user indices: model.score_all, without the
+    round trip through raw ids when score_all is BaseRecommender's (which is exactly this)."""
+    if getattr(type(model), "score_all", None) is BaseRecommender.score_all:
+        return np.array(model._score_users(users), dtype=np.float64)
+    return np.array(model.score_all(model.user_index_[users]), dtype=np.float64)
+
+
+def _pair_scores(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """float64 scores of (user index, item index) pairs: model.score, without the round trip through raw ids (a Python
+    list of every id) when score is BaseRecommender's."""
+    if getattr(type(model), "score", None) is BaseRecommender.score:
+        return np.array(model._score_pairs(users, items), dtype=np.float64)
+    return np.asarray(model.score(model.user_index_[users].to_numpy(), model.item_index_[items].to_numpy()),
+                      dtype=np.float64)
+
+
+class _Accumulator:
+    """Ranking metrics gathered block by block: per-row values of every metric at every k, and the items each k
+    reaches (catalogue coverage). result() gives what one call over all the rows would: the same numbers."""
+
+    def __init__(self, evaluator: Evaluator, metrics: list, n_items: int):
+        self.keys = [(m, k) for k in evaluator.k_values for m in metrics]
+        self.n_items = n_items
+        self.rows: dict[str, list] = {f"{m}@{k}": [] for m, k in self.keys if m != "coverage"}
+        self.covered = {k: np.zeros(n_items, dtype=bool) for m, k in self.keys if m == "coverage"}
+
+    def add(self, ranked: np.ndarray, relevant) -> None:
+        for m, k in self.keys:
+            if m == "coverage":
+                top = ranked[:, :k]
+                self.covered[k][top[top != PAD]] = True
+            else:
+                self.rows[f"{m}@{k}"].append(RANKING_METRICS[m](ranked, relevant, k, per_user=True))
+
+    def result(self) -> dict:
+        """{"ndcg@10": per-row values (an array), ..., "coverage@10": a float}, in the Evaluator's key order."""
+        return {f"{m}@{k}": int(np.count_nonzero(self.covered[k])) / self.n_items if m == "coverage"
+                else np.concatenate(self.rows[f"{m}@{k}"]) for m, k in self.keys}
 
 
 def evaluate_next_item(model, history, targets, k: int = 10, block: int = 2048) -> dict:

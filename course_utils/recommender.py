@@ -24,6 +24,7 @@ from ._validation import as_id_list, check_dataframe, check_int, check_seed
 
 FORMAT = "course_utils/2"  # 2: the course's one vocabulary (embedding_dim, n_layers, dropout, reg_lambda)
 SCORE_BLOCK = 1 << 22  # recommend scores users in blocks of at most this many (user, item) scores (32 MB of float64)
+PAIR_BLOCK = 1 << 18  # _score_users_by_pairs hands a pair-scoring model (MLPs) at most this many pairs per call
 
 
 class NotFittedError(ValueError):
@@ -136,15 +137,36 @@ class BaseRecommender:
         raise NotImplementedError
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Scores of (user index, item index) pairs; the default reads them from whole-catalogue scores."""
+        """Scores of (user index, item index) pairs; the default reads them from whole-catalogue scores, computed for
+        at most SCORE_BLOCK // n_items distinct users at a time (never a dense all-users x all-items matrix)."""
+        users, items = np.asarray(users), np.asarray(items)
         uniq, inv = np.unique(users, return_inverse=True)
-        return self._score_users(uniq)[inv, items]
+        inv = inv.ravel()
+        chunk = max(1, SCORE_BLOCK // max(1, len(self.item_index_)))
+        if len(uniq) <= chunk:
+            return self._score_users(uniq)[inv, items]
+        order = np.argsort(inv, kind="stable")  # the pairs grouped by user, so that each block reads one slice
+        bounds = np.searchsorted(inv[order], np.arange(0, len(uniq) + chunk, chunk))
+        out = None
+        for b, start in enumerate(range(0, len(uniq), chunk)):
+            sel = order[bounds[b]:bounds[b + 1]]
+            block = np.asarray(self._score_users(uniq[start:start + chunk]))
+            if out is None:
+                out = np.empty(len(users), dtype=block.dtype)
+            out[sel] = block[inv[sel] - start, items[sel]]
+        return out
 
     def _score_users_by_pairs(self, users: np.ndarray) -> np.ndarray:
-        """Whole-catalogue scores for models that score (user, item) pairs (MLPs): every pair, in one call."""
+        """Whole-catalogue scores for models that score (user, item) pairs (MLPs): every pair, in calls of at most
+        PAIR_BLOCK pairs (whole users), so that a model's per-pair activations stay bounded."""
         users, n_items = np.asarray(users), len(self.item_index_)
-        pairs = self._score_pairs(np.repeat(users, n_items), np.tile(np.arange(n_items), len(users)))
-        return np.asarray(pairs).reshape(len(users), n_items)
+        step = max(1, PAIR_BLOCK // max(1, n_items))
+        parts = []
+        for start in range(0, len(users), step) or [0]:  # [0]: no user still makes one (empty) call
+            part = users[start:start + step]
+            parts.append(np.asarray(self._score_pairs(np.repeat(part, n_items), np.tile(np.arange(n_items), len(part)))))
+        pairs = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return pairs.reshape(len(users), n_items)
 
     def score(self, users, items) -> np.ndarray:
         """Scores of the pairs (users[j], items[j]) as a float array; raw ids, same length."""

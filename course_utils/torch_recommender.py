@@ -178,11 +178,17 @@ class TorchRecommender(BaseRecommender):
         """The epoch's examples, shuffled and cut into batches of batch_size rows."""
         import torch
 
+        from .distributed import current_run
+
         self._forget_cache()  # the weights change: cached embeddings are stale
         tensors = self._epoch_data(epoch)
         order = torch.randperm(len(tensors[0]), generator=self._generator, device=self._device)
+        run = current_run()
+        if run is not None and run.world_size > 1:  # data parallel: this process's equal share of every batch
+            order = run.shared_order(order)
+        rank, world = (run.rank, run.world_size) if run is not None else (0, 1)
         for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+            rows = order[start:start + self.batch_size][rank::world]
             yield tuple(t[rows] for t in tensors)
 
     def _optimizer(self, module):
@@ -199,11 +205,17 @@ class TorchRecommender(BaseRecommender):
 
     def _train(self, module, validate, callbacks, desc: str | None = None):
         """Train ``module`` (``self.module_`` while it trains) for ``epochs`` epochs; returns the History."""
+        from .distributed import current_run
         from .training import fit_loop
 
         optimizer = self._optimizer(module)
-        return fit_loop(module, self._batches, self._loss, optimizer, self.epochs, validate, callbacks,
-                        progress=self.verbose, desc=desc or type(self).__name__, scheduler=self._scheduler(optimizer))
+        scheduler = self._scheduler(optimizer)
+        step, run = self._loss, current_run()
+        if run is not None:  # under torchrun: DistributedDataParallel, rank-0 validation, checkpoints
+            step, validate = run.wrap(self, module, step, validate)
+        return fit_loop(module, self._batches, step, optimizer, self.epochs, validate, callbacks,
+                        progress=self.verbose and (run is None or run.rank == 0), desc=desc or type(self).__name__,
+                        scheduler=scheduler, parallel=run)
 
     def _forget_cache(self) -> None:
         """Drop what was computed from the weights (LightGCN's propagated embeddings)."""
@@ -259,9 +271,15 @@ class TorchRecommender(BaseRecommender):
         """Save config (JSON), ids and weights with torch.save; ``load`` reads it back with weights_only=True."""
         import torch
 
+        torch.save(self._checkpoint(), Path(path))
+        return Path(path)
+
+    def _checkpoint(self) -> dict:
+        """What ``save`` writes: tensors, lists and JSON text only (``torch.load(weights_only=True)`` reads it)."""
+        import torch
+
         self._check_fitted()
-        path = Path(path)
-        torch.save({
+        return {
             "meta": json.dumps(self._meta()),
             "user_ids": _ids_array(self.user_index_).tolist(),
             "item_ids": _ids_array(self.item_index_).tolist(),
@@ -269,8 +287,7 @@ class TorchRecommender(BaseRecommender):
             "seen_indices": torch.from_numpy(self.seen_.indices.astype(np.int64)),
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
             "extra": {k: v.detach().cpu() if hasattr(v, "detach") else v for k, v in self._extra_state().items()},
-        }, path)
-        return path
+        }
 
     def load(self, path):
         """Load a checkpoint written by ``save`` (weights_only=True: no code runs while loading) into this object,

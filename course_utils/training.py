@@ -111,14 +111,17 @@ def linear_decay(optimizer, total_steps: int):
 
 def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimizer, epochs: int,
              validate: Callable[[], dict] | None = None, callbacks: Iterable[Callable] = (), progress: bool = True,
-             desc: str = "training", scheduler=None) -> History:
+             desc: str = "training", scheduler=None, parallel=None) -> History:
     """Train ``module`` for ``epochs`` epochs and return the History.
 
     batches(epoch) yields the epoch's batches; step(batch) returns the batch's mean loss (a scalar tensor);
     validate() returns a dict of validation metrics (computed in eval mode, without gradients) after each epoch.
     Callbacks run after validation as callback(epoch, train_loss, val_metrics); one with ``stop_training`` set ends
     training, and EarlyStopping restores the best weights at the end. scheduler: a torch learning-rate scheduler,
-    stepped after every optimizer step (see ``linear_decay``).
+    stepped after every optimizer step (see ``linear_decay``). parallel: the data-parallel run this loop is part of
+    (``course_utils.distributed.DataParallel``, set by the torch recommenders under torchrun): it may resume from a
+    checkpoint (the first epoch and the history so far), averages the training loss over the processes and writes a
+    checkpoint after every epoch.
     """
     import torch
     from tqdm.auto import tqdm
@@ -127,8 +130,11 @@ def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimiz
     for cb in callbacks:
         if isinstance(cb, EarlyStopping):
             cb.set_module(module)
-    history = History()
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=True)
+    history, first = History(), 1
+    if parallel is not None:
+        first, history = parallel.begin(module, optimizer, scheduler, history)
+    bar = tqdm(range(first, epochs + 1), desc=desc, unit="epoch", disable=not progress, leave=True, initial=first - 1,
+               total=epochs)
     for epoch in bar:
         start = time.perf_counter()
         module.train()
@@ -144,6 +150,8 @@ def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimiz
             total = loss.detach() if total is None else total + loss.detach()
             count += 1
         train_loss = total.item() / count if count else float("nan")
+        if parallel is not None:
+            train_loss = parallel.mean(train_loss)  # the same value on every process: the same decisions
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"The training loss became {train_loss} at epoch {epoch}: lower the learning "
                                      f"rate or check the inputs.")
@@ -157,6 +165,8 @@ def fit_loop(module, batches: Callable[[int], Iterable], step: Callable, optimiz
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")})
         for cb in callbacks:
             cb(epoch, train_loss, val_metrics)
+        if parallel is not None:
+            parallel.end_epoch(epoch, history, optimizer, scheduler)
         if any(getattr(cb, "stop_training", False) for cb in callbacks):
             break
     bar.close()

@@ -117,3 +117,20 @@ def sandbox() -> str:
         if os.environ.get("COURSE_REQUIRE_SANDBOX") == "1":
             pytest.fail(f"{err}; COURSE_REQUIRE_SANDBOX=1 requires the sandbox tests to run.")
         pytest.skip(str(err))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server (initdb in a temporary folder, a unix socket only) for the whole test session.
+    Skipped where PostgreSQL is not installed, unless COURSE_REQUIRE_POSTGRES=1 (as in CI), where that fails."""
+    from course_utils.tuning.postgres import PostgresUnavailable, throwaway_postgres
+
+    try:
+        server = throwaway_postgres()
+        url = server.__enter__()
+    except PostgresUnavailable as err:
+        if os.environ.get("COURSE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{err}; COURSE_REQUIRE_POSTGRES=1 requires the PostgreSQL tests to run.")
+        pytest.skip(str(err))
+    yield url
+    server.__exit__(None, None, None)

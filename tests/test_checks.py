@@ -16,7 +16,7 @@ from torch import nn
 from course_utils import checks
 from course_utils.checks import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed,
                                  check, check_ndcg, check_precision, evaluate, make_digest, progress, register, verify)
-from course_utils.checks import ch0, ch1, ch2, ch3, ch4, ch5, ch6, example
+from course_utils.checks import ch0, ch1, ch2, ch3, ch4, ch5, ch6, ch7, example
 from course_utils.metrics import ndcg_at_k, precision_at_k
 from course_utils.models.ncf import GMF
 
@@ -24,7 +24,7 @@ from check_corpus import DATA_ANSWERS, DATA_WRONG_COUNTS, REFERENCE, WRONG
 from check_corpus.ch6 import _best_trial, _grid_size
 from check_corpus.example import LOG, Frozen
 
-CHAPTERS = [example, ch0, ch1, ch2, ch3, ch4, ch5, ch6]
+CHAPTERS = [example, ch0, ch1, ch2, ch3, ch4, ch5, ch6, ch7]
 MIN_WRONG = 3  # plausible wrong answers each exercise's checker must reject
 
 

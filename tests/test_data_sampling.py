@@ -88,6 +88,46 @@ def test_eval_candidates_need_enough_free_items():
         sample_eval_candidates(pos, np.array([0]), np.array([2]), n_negatives=3)
 
 
+def _small_positives():
+    dense = np.zeros((4, 12), dtype=int)
+    dense[0, [0, 1, 2]] = 1
+    dense[1, [5]] = 1
+    dense[2, [0, 3, 6, 9, 11]] = 1
+    dense[3, :8] = 1
+    return sp.csr_matrix(dense), np.array([0, 1, 2, 3, 0, 2]), np.array([3, 0, 1, 8, 4, 2])
+
+
+def test_seeded_outputs_are_pinned():
+    # the draws of the samplers before the memory-bounded batching: a fixed seed must keep giving these exact arrays
+    pos, users, targets = _small_positives()
+    assert sample_eval_candidates(pos, users, targets, 3, random_state=7).tolist() == [
+        [3, 8, 7, 10], [0, 1, 6, 4], [1, 4, 5, 8], [8, 11, 10, 9], [4, 10, 5, 11], [2, 5, 7, 1]]
+    assert UniformSampler(12, random_state=7).sample(users, pos, 3).tolist() == [
+        [11, 7, 8], [10, 6, 9], [10, 2, 1], [8, 9, 10], [10, 3, 5], [4, 1, 5]]
+    assert PopularitySampler(12, np.arange(12) % 5, alpha=0.5, random_state=7).sample(users, pos, 3).tolist() == [
+        [7, 9, 9], [3, 3, 9], [1, 7, 1], [9, 9, 8], [3, 4, 6], [7, 1, 1]]
+
+
+def test_eval_candidates_do_not_depend_on_the_batching(split, monkeypatch):
+    import course_utils.data.sampling as sampling
+
+    pos = split.to_csr()
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, split.n_users, 700)
+    targets = np.array([np.flatnonzero(pos[u].toarray().ravel() == 0)[0] for u in users])
+    whole = sample_eval_candidates(pos, users, targets, 15, random_state=4)
+    for batch_size in (1, 7, 10_000):
+        assert (sample_eval_candidates(pos, users, targets, 15, random_state=4, batch_size=batch_size) == whole).all()
+    monkeypatch.setattr(sampling, "NOISE_BLOCK", 3 * split.n_items)  # a byte budget of three rows per noise batch
+    assert (sample_eval_candidates(pos, users, targets, 15, random_state=4) == whole).all()
+    # consecutive slices drawn from one generator: the draws of one call (what the Evaluator's blocks rely on)
+    gen = np.random.default_rng(4)
+    checked = sampling._check_eval_candidates(pos, users, targets, 15)
+    parts = [sampling._draw_eval_candidates(checked[0], checked[1][s:s + 64], checked[2][s:s + 64], 15, gen)
+             for s in range(0, len(users), 64)]
+    assert (np.concatenate(parts) == whole).all()
+
+
 def test_torch_sampler_matches_the_rules_on_any_device(split):
     import torch
 

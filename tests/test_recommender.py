@@ -204,3 +204,50 @@ def test_score_all_and_score_next_return_arrays_the_caller_owns(every_fitted_mod
             nxt = model.score_next(windows)
             nxt[:] = -np.inf
             assert np.isfinite(model.score_next(windows)).all(), name
+
+
+def test_default_pair_scores_come_from_bounded_user_blocks(synthetic_df, monkeypatch):
+    import course_utils.recommender as rec
+
+    model = EASERecommender(reg_lambda=5.0).fit(synthetic_df)
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, len(model.user_index_), 5_000)
+    items = rng.integers(0, len(model.item_index_), 5_000)
+    whole = model._score_users(np.unique(users))[np.unique(users, return_inverse=True)[1], items]
+    calls = []
+    score_users = model._score_users
+    monkeypatch.setattr(model, "_score_users", lambda u: calls.append(len(u)) or score_users(u))
+    monkeypatch.setattr(rec, "SCORE_BLOCK", 7 * len(model.item_index_))  # seven users' scores per block
+    blocked = model._score_pairs(users, items)
+    assert blocked.dtype == whole.dtype and (blocked == whole).all()
+    assert max(calls) == 7 and sum(calls) == len(np.unique(users))
+    raw = model.score(model.user_index_[users], model.item_index_[items])
+    assert (raw == whole.astype(np.float64)).all()
+
+
+def test_pair_models_score_the_catalogue_in_bounded_calls(tiny_df, monkeypatch):
+    import course_utils.recommender as rec
+
+    class Pairs(rec.BaseRecommender):  # a pair-scoring model (like the MLPs): score = user * 10 + item
+        def __init__(self):
+            pass
+
+        def _fit(self, df, val_df, callbacks):
+            self.sizes_ = []
+
+        def _score_pairs(self, users, items):
+            self.sizes_.append(len(users))
+            return (np.asarray(users) * 10 + np.asarray(items)).astype(np.float32)
+
+        def _score_users(self, users):
+            return self._score_users_by_pairs(users)
+
+    model = Pairs().fit(tiny_df)
+    expected = np.arange(4)[:, None] * 10 + np.arange(6)[None, :]
+    assert (model._score_users(np.arange(4)) == expected).all() and model.sizes_ == [24]
+    monkeypatch.setattr(rec, "PAIR_BLOCK", 13)  # two users' 6 items per call
+    model.sizes_ = []
+    scores = model._score_users(np.arange(4))
+    assert scores.dtype == np.float32 and (scores == expected).all() and model.sizes_ == [12, 12]
+    assert model._score_users(np.arange(0)).shape == (0, 6)
+    assert model.recommend([1, 2], k=2) == {1: [(15, 5.0), (14, 4.0)], 2: [(12, 12.0), (11, 11.0)]}

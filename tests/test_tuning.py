@@ -124,3 +124,13 @@ def test_a_diverging_trial_fails_alone_and_the_study_goes_on(parts):
     states = {t.params["learning_rate"]: t for t in study.trials}
     assert states[1e30].state == optuna.trial.TrialState.FAIL and "training loss became" in states[1e30].user_attrs["error"]
     assert states[0.01].state == optuna.trial.TrialState.COMPLETE and study.best_trial.params["learning_rate"] == 0.01
+
+
+def test_the_last_epoch_is_reported_but_never_pruned():
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    trial = study.ask()
+    callback = OptunaPruning(trial, "ndcg@10", last_epoch=3)
+    callback(3, 0.5, {"ndcg@10": 0.1})  # the budget's end: a complete result, kept
+    assert trial.should_prune() and callback.last_epoch == 3
+    with pytest.raises(optuna.TrialPruned):
+        OptunaPruning(trial, "ndcg@10", last_epoch=3)(2, 0.5, {"ndcg@10": 0.1})

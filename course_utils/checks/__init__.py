@@ -9,12 +9,12 @@
 Expected answers are stored as digests, not values: that keeps self-study honest; graded work is decided by the
 autograder's hidden tests (python -m course_utils.grading).
 
-Each chapter has one module (example.py for the mechanism's own example, ch0.py ... ch6.py) that holds its checkers
+Each chapter has one module (example.py for the mechanism's own example, ch0.py ... ch7.py) that holds its checkers
 and registers its exercises; harness.py holds what the checkers share. A checker's reference answer is its own small
 implementation in that module, never the library's: a bug in the library cannot make a wrong answer pass.
 """
 # importing a chapter registers its exercises; in course order, which is the order progress() lists them in
-from . import example, ch0, ch1, ch2, ch3, ch4, ch5, ch6  # noqa: F401  isort: skip
+from . import example, ch0, ch1, ch2, ch3, ch4, ch5, ch6, ch7  # noqa: F401  isort: skip
 from .core import (CORRECT, INCORRECT, NOT_ATTEMPTED, REGISTRY, WRONG_TYPE, Exercise, ExerciseFailed, Verdict, check,
                    evaluate, hint, make_digest, progress, progress_path, register, verify)
 

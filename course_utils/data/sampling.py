@@ -175,13 +175,26 @@ class PopularitySampler(UniformSampler):
         return int(self._sampleable.sum()) - sampleable_positives
 
 
+NOISE_BLOCK = 1 << 22  # sample_eval_candidates draws at most this many (row, item) noise values at once (~48 MB)
+
+
 def sample_eval_candidates(positives, users, targets, n_negatives: int = 100, random_state=None,
                            batch_size: int = 1024) -> np.ndarray:
     """Candidates for the sampled protocol: row r = [targets[r], n_negatives distinct items the user never touched].
 
     ``positives`` must hold every item of the user that may not be a negative (train and test items); negatives are
     drawn uniformly without replacement among the rest.
+
+    Memory: rows are drawn in batches of min(batch_size, NOISE_BLOCK // n_items) rows (a float32 noise value and an
+    int64 index per (row, item)), so the peak stays near 12 * NOISE_BLOCK bytes (~48 MB) plus the output, whatever the
+    number of users; the batch size does not change the draws (one random stream, consumed row after row).
     """
+    positives, users, targets = _check_eval_candidates(positives, users, targets, n_negatives)
+    return _draw_eval_candidates(positives, users, targets, n_negatives, check_random_state(random_state), batch_size)
+
+
+def _check_eval_candidates(positives, users, targets, n_negatives: int):
+    """sample_eval_candidates' checks over every row at once: (CSR positives, int64 users, int64 targets)."""
     check_int(n_negatives, "n_negatives", "sample_eval_candidates", min_value=1)
     n_items = positives.shape[1] if sp.issparse(positives) else None
     positives = _check_positives(positives, n_items, "sample_eval_candidates")
@@ -195,11 +208,19 @@ def sample_eval_candidates(positives, users, targets, n_negatives: int = 100, ra
         r = int(np.argmin(free))
         raise ValueError(f"The 'n_negatives' parameter of sample_eval_candidates must be at most the number of items user "
                          f"index {users[r]} never touched ({int(free[r])}). Got {n_negatives}.")
-    rng = check_random_state(random_state)
+    return positives, users, targets
+
+
+def _draw_eval_candidates(positives: sp.csr_matrix, users: np.ndarray, targets: np.ndarray, n_negatives: int,
+                          rng: np.random.Generator, batch_size: int = 1024) -> np.ndarray:
+    """The draws of sample_eval_candidates for checked arguments. Consecutive calls on consecutive slices of the rows,
+    with the same generator, return exactly what one call on all the rows returns."""
+    n_items = positives.shape[1]
     out = np.empty((len(users), n_negatives + 1), dtype=np.int64)
     out[:, 0] = targets
-    for start in range(0, len(users), batch_size):
-        u, t = users[start:start + batch_size], targets[start:start + batch_size]
+    batch = max(1, min(int(batch_size), NOISE_BLOCK // n_items))
+    for start in range(0, len(users), batch):
+        u, t = users[start:start + batch], targets[start:start + batch]
         noise = rng.random((len(u), n_items), dtype=np.float32)
         rows = positives[u]
         noise[np.repeat(np.arange(len(u)), np.diff(rows.indptr)), rows.indices] = 2.0  # never a positive

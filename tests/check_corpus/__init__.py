@@ -9,9 +9,9 @@ An exercise answered with a number read from MovieLens 100K has an entry in ``DA
 ``answers(ratings) -> (right, [wrong, ...])``, computed from the data at test time, with ``DATA_WRONG_COUNTS`` saying
 how many wrong ones (so that the corpus can be counted without the data).
 """
-from . import ch0, ch1, ch2, ch3, ch4, ch5, ch6, example
+from . import ch0, ch1, ch2, ch3, ch4, ch5, ch6, ch7, example
 
-MODULES = [example, ch0, ch1, ch2, ch3, ch4, ch5, ch6]
+MODULES = [example, ch0, ch1, ch2, ch3, ch4, ch5, ch6, ch7]
 REFERENCE = {k: v for m in MODULES for k, v in m.REFERENCE.items()}
 WRONG = {k: v for m in MODULES for k, v in m.WRONG.items()}
 DATA_ANSWERS = {k: v for m in MODULES for k, v in getattr(m, "DATA_ANSWERS", {}).items()}

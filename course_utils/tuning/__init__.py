@@ -19,22 +19,24 @@ import math
 import time
 from typing import Callable
 
-from ._validation import check_choice
+from .._validation import check_choice
 
 
 class OptunaPruning:
     """A fit callback: report ``metric`` to an Optuna trial after every epoch and prune when the pruner says so.
 
     Pass it in ``fit(..., val_data=val, callbacks=[OptunaPruning(trial, "ndcg@10")])``. Pruning raises
-    ``optuna.TrialPruned`` out of fit, which Optuna records as a pruned trial.
+    ``optuna.TrialPruned`` out of fit, which Optuna records as a pruned trial. ``last_epoch``: the epoch the budget
+    ends at, reported but never pruned (stopping there saves nothing and would hide a complete result).
     """
 
-    def __init__(self, trial, metric: str):
+    def __init__(self, trial, metric: str, last_epoch: int | None = None):
         if not hasattr(trial, "report") or not hasattr(trial, "should_prune"):
             raise TypeError(f"The 'trial' parameter of OptunaPruning must be an optuna Trial. Got {type(trial).__name__}.")
         if not isinstance(metric, str):
             raise TypeError(f"The 'metric' parameter of OptunaPruning must be a str. Got {metric!r}.")
         self.trial, self.metric = trial, metric
+        self.final_epoch = last_epoch  # the budget's last epoch: reported, never pruned (the trial is complete)
         self.last_epoch = 0  # the last epoch reported
 
     def __call__(self, epoch, train_loss, val_metrics):
@@ -47,7 +49,7 @@ class OptunaPruning:
         value = float(val_metrics[self.metric])
         self.trial.report(value, epoch)
         self.last_epoch = epoch
-        if self.trial.should_prune():
+        if epoch != self.final_epoch and self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {epoch}: {self.metric} = {value:.4f}")
 
 
@@ -56,8 +58,8 @@ def _score(model, metric: str, val, train):
     history = getattr(model, "history_", None)
     if history is not None and len(history) and metric in history.records[-1]:
         return float(history.records[-1][metric])
-    from .evaluation import Evaluator
-    from .metrics import RANKING_METRICS, RATING_METRICS
+    from ..evaluation import Evaluator
+    from ..metrics import RANKING_METRICS, RATING_METRICS
 
     if metric in RATING_METRICS:
         return float(Evaluator(metrics=[metric]).evaluate(model, val, task="rating")[metric])
@@ -70,7 +72,7 @@ def _score(model, metric: str, val, train):
 
 
 def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10", direction: str = "maximize",
-                     prune: bool = True) -> Callable:
+                     prune: bool = True, prune_last_epoch: bool = True) -> Callable:
     """An Optuna objective for a course recommender: ``objective(trial) -> validation metric``.
 
     model: an (unfitted) course recommender, the template: every trial fits a fresh copy with its parameters.
@@ -79,6 +81,7 @@ def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10"
     metric: a key of the model's validation metrics (``history_``), e.g. "ndcg@10", "hit_rate@10", "rmse".
     direction: "maximize" or "minimize"; validated only (the study's own direction decides what is better).
     prune: report the metric after every epoch (models that train in epochs) so the study's pruner can stop a trial.
+    prune_last_epoch: False never prunes at the model's last epoch (``epochs``): the trial has spent its budget.
     Each trial records the seconds its fit took and the epochs it trained as user attributes. A trial whose training
     diverges (non-finite loss or metric) returns NaN, which Optuna records as FAIL with the reason in the user
     attribute "error", and the study goes on: a learning rate too large is something a search is expected to try.
@@ -98,7 +101,8 @@ def optuna_objective(model, space: Callable, train, val, metric: str = "ndcg@10"
             raise TypeError(f"space(trial) must return a dict of {type(model).__name__} parameters. Got {params!r}.")
         candidate = type(model)(**template).set_params(**params)
         start = time.perf_counter()
-        callbacks = [OptunaPruning(trial, metric)] if prune else []  # called only by models that train in epochs
+        last = None if prune_last_epoch else getattr(candidate, "epochs", None)
+        callbacks = [OptunaPruning(trial, metric, last_epoch=last)] if prune else []  # called only by models that train in epochs
         try:
             candidate.fit(train, val_data=val, callbacks=callbacks)
         except FloatingPointError as err:  # diverged: a failed trial, not a failed study
