@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 
 FIRST_NOTEBOOK = "notebooks/00_quickstart.ipynb"
-CHAPTERS = "0 quick start, 1 embedding MLP, 2 NCF, 3 LightGCN, 4 SASRec, 5 sequence models, 6 tuning"
+CHAPTERS = ("0 quick start, 1 embedding MLP, 2 NCF, 3 LightGCN, 4 SASRec, 5 sequence models, 6 tuning; "
+            "appendix: 7 scaling up")
 
 
 def course_root() -> Path:

@@ -17,6 +17,10 @@ x = torch.ones(3, 3) @ torch.ones(3, 3)
 y = tf.linalg.matmul(tf.ones((3, 3)), tf.ones((3, 3)))
 keras = frameworks.keras()
 assert keras.backend.backend() == "tensorflow"
+w = torch.nn.Parameter(torch.ones(3))  # an optimizer step loads torch's lazy parts (triton, in CUDA builds) after TF
+optimizer = torch.optim.Adam([w])
+w.sum().backward()
+optimizer.step()
 print(float(x.sum()), float(tf.reduce_sum(y)), frameworks.loaded())
 """
 
