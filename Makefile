@@ -20,7 +20,7 @@ STAMP := $(VENV)/.course-installed
 REQUIREMENTS := requirements.txt pyproject.toml
 PORT ?= 8888
 
-.PHONY: lab test lint unit quick browser notebooks smoke doctor env clean-env
+.PHONY: lab test lint unit quick browser notebooks smoke doctor setup-cells env clean-env
 
 env: $(STAMP)
 
@@ -39,6 +39,10 @@ lab: env
 
 doctor: env
 	$(BIN)/python -m course_utils.doctor
+
+# every notebook's first cell (installs the course on Colab) and its Colab badge, from [tool.course] source
+setup-cells: env
+	$(BIN)/python -m course_utils.setup_cell
 
 test: lint unit browser notebooks
 

@@ -317,7 +317,8 @@ def test_the_sandbox_kept_the_host_untouched(graded):
         assert not Path(targets[key]).exists(), key
     assert "hacked" not in (grades_dir / "grades.csv").read_text()
     assert connections == []  # no submission reached the host's 127.0.0.1
-    assert sorted(p.name for p in grades_dir.iterdir()) == ["feedback", "grades.csv", "review.md"]
+    assert sorted(p.name for p in grades_dir.iterdir()) == [".grading-state.json", "details.csv", "feedback",
+                                                             "grades.csv", "review.md"]
     assert (grades_dir / "feedback" / "chatty.md").stat().st_size < 10_000
     assert all(p.is_file() for p in paths)  # the submissions themselves are untouched
 
@@ -517,3 +518,87 @@ def test_student_ids_from_folders_or_file_names(tmp_path):
     flat = [tmp_path / "alice.ipynb", tmp_path / "bob.ipynb"]
     assert student_ids(flat, {"00_quickstart.ipynb"}) == ["alice", "bob"]
     assert student_ids([tmp_path / "carol" / "00_quickstart.ipynb"], {"00_quickstart.ipynb"}) == ["carol"]
+
+
+def _secret_source(folder):
+    """The example notebook with a hidden test that prints and asserts values no student may see."""
+    nb = read(SOURCE)
+    cell = nb.cells[_cell(nb, "ex.n-interactions", "check")]
+    cell.source = cell.source.replace(
+        "# END HIDDEN TESTS",
+        'print("SECRET-PRINTED", 4242)\n_expected_secret = 4242\n'
+        'assert n_interactions == _expected_secret, f"expected {_expected_secret}, got {n_interactions}"\n'
+        "# END HIDDEN TESTS")
+    folder.mkdir(parents=True)
+    nbformat.write(nb, str(folder / SOURCE.name))
+    return folder
+
+
+@pytest.mark.slow
+def test_feedback_shows_the_hint_and_what_was_checked_never_the_hidden_tests(released, tmp_path):
+    _, out, _ = released
+    src = _secret_source(tmp_path / "src")
+    (tmp_path / "subs" / "perfect").mkdir(parents=True)
+    nbformat.write(_submission(read(out / SOURCE.name), _solutions()), str(tmp_path / "subs" / "perfect" / SOURCE.name))
+    grade([tmp_path / "subs" / "perfect" / SOURCE.name], tmp_path / "grades", src, limits=LIMITS, progress=False)
+    feedback = _feedback(tmp_path / "grades", "perfect")
+    row = next(line for line in feedback.splitlines() if "| ex.n-interactions |" in line)
+    assert "a hidden test failed" in row and "Hint:" in row and "0 / 1" in row
+    assert "| what was checked |" in feedback
+    hidden = [line.strip() for line in read(src / SOURCE.name).cells[_cell(read(src / SOURCE.name), "ex.n-interactions",
+                                                                          "check")].source.splitlines()]
+    hidden = hidden[hidden.index("# BEGIN HIDDEN TESTS") + 1: hidden.index("# END HIDDEN TESTS")]
+    for text in [*hidden, "4242", "SECRET", "_expected_secret", "make_synthetic", "does not match the log"]:
+        assert text not in feedback, text
+    details = pd.read_csv(tmp_path / "grades" / "details.csv")
+    detail = details.set_index("exercise").loc["ex.n-interactions", "hidden_test_detail"]
+    assert "AssertionError: expected 4242" in detail  # the teacher sees why
+
+
+@pytest.mark.slow
+def test_regrading_is_incremental_and_marks_late_work(released, tmp_path, capsys):
+    src, out, _ = released
+    subs = tmp_path / "subs"
+    for name, answers in (("early", _solutions()), ("late", {**_solutions(), "ex.mean-rating": "mean_rating = 4.0"})):
+        (subs / name).mkdir(parents=True)
+        nbformat.write(_submission(read(out / SOURCE.name), answers), str(subs / name / SOURCE.name))
+    times = tmp_path / "times.csv"
+    times.write_text("student,submitted\nearly,2026-12-01T22:00:00+00:00\nlate,2026-12-02T01:30:15+00:00\n")
+    paths = sorted(subs.glob(f"*/{SOURCE.name}"))
+    common = ["--source", str(src), "--out", str(tmp_path / "grades"), "--cell-timeout", "10", "--notebook-timeout", "30",
+              "--memory-mb", "3072", "--file-mb", "64", "--disk-mb", "256", "--deadline", "2026-12-01T23:59:00Z",
+              "--timestamps", str(times), "--format", "canvas"]
+    assert cli(["grade", *map(str, paths), *common]) == 0
+    assert "Graded 2 submissions, kept 0" in capsys.readouterr().out
+    grades = pd.read_csv(tmp_path / "grades" / "grades.csv", index_col="student", keep_default_na=False)
+    assert grades.loc["early", "late_by"] == "" and grades.loc["late", "late_by"] == "1:31:15"
+    assert grades.loc["late", "submitted"] == "2026-12-02T01:30:15+00:00"
+    assert (tmp_path / "grades" / "export-canvas.csv").read_text().startswith("Student,ID,SIS User ID,SIS Login ID,Section,")
+    first = grades.drop(columns=["submitted", "late_by"])
+
+    assert cli(["grade", *map(str, paths), *common]) == 0  # nothing changed: nothing runs
+    assert "Graded 0 submissions, kept 2" in capsys.readouterr().out
+    again = pd.read_csv(tmp_path / "grades" / "grades.csv", index_col="student", keep_default_na=False)
+    pd.testing.assert_frame_equal(again.drop(columns=["submitted", "late_by"]), first)
+
+    fixed = _submission(read(out / SOURCE.name), _solutions())  # the late student fixes the answer: regraded alone
+    nbformat.write(fixed, str(subs / "late" / SOURCE.name))
+    assert cli(["grade", *map(str, paths), *common]) == 0
+    assert "Graded 1 submissions, kept 1" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "grades" / "grades.csv", index_col="student").loc["late", "total"] == 7
+    assert cli(["grade", *map(str, paths), *common, "--force"]) == 0
+    assert "Graded 2 submissions, kept 0" in capsys.readouterr().out
+
+
+def test_bad_deadlines_and_timestamps_are_refused_with_the_rule(tmp_path):
+    from course_utils.grading.grade import parse_time, submission_times
+
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_time("next friday", "The deadline")
+    times = tmp_path / "t.csv"
+    times.write_text("student,when\na,2026-12-01\n")
+    with pytest.raises(ValueError, match="columns 'student' and 'submitted'"):
+        submission_times([tmp_path / "a.ipynb"], ["a"], times)
+    times.write_text("student,submitted\na,2026-12-01\n")
+    with pytest.raises(ValueError, match="no time for: \\['b'\\]"):
+        submission_times([tmp_path / "a.ipynb", tmp_path / "b.ipynb"], ["a", "b"], times)

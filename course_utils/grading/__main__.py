@@ -2,6 +2,8 @@
 
     python -m course_utils.grading release --out release/ --jobs 2   # student versions of notebooks/, validated
     python -m course_utils.grading grade submissions/*/*.ipynb --out grades/ --jobs 2
+    python -m course_utils.grading validate notebooks/00_quickstart.ipynb   # a student's check: exit 0, 1 or 2
+    python -m course_utils.grading similarity submissions/*/*.ipynb --out similarity.html   # and similarity.csv
 
 Every submission runs in a fresh kernel inside bubblewrap (no network, a read-only system, only its own work folder
 writable, no new processes, resource limits). Where bubblewrap is missing the grader refuses to run submissions unless
@@ -31,7 +33,27 @@ def main(argv=None) -> int:
     gr.add_argument("--out", required=True, type=Path, help="folder for grades.csv and feedback/")
     gr.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
     gr.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (each in its own process)")
-    for p in (rel, gr):
+    gr.add_argument("--force", action="store_true", help="grade every submission, also those unchanged since the last run")
+    gr.add_argument("--deadline", help="ISO 8601 date and time (no zone: UTC); adds the columns submitted and late_by")
+    gr.add_argument("--timestamps", type=Path, help="CSV with columns student, submitted (ISO 8601); default: file times")
+    gr.add_argument("--format", dest="fmt", choices=["csv", "canvas", "moodle", "gradescope"],
+                    help="also write export-FORMAT.csv, shaped for that system's import")
+    gr.add_argument("--roster", type=Path, help="CSV: student plus name, first_name, last_name, email, sis_user_id, "
+                                                "sis_login_id, id_number, section (what the LMS matches students by)")
+    gr.add_argument("--assignment", default="Course notebooks", help="the assignment's name in the export")
+    val = sub.add_parser("validate", help="a student's check: run notebooks with the public checks; exit 0 when all pass, "
+                                          "1 when some do not, 2 when a notebook cannot be run")
+    val.add_argument("notebooks", nargs="+", type=Path, help="the notebooks to check")
+    val.add_argument("--source", default=None, type=Path,
+                     help="released notebooks whose check cells are restored (default: each notebook's own)")
+    val.add_argument("--jobs", type=int, default=1, help="notebooks run at once")
+    sim = sub.add_parser("similarity", help="rank pairs of students' answers by similarity: an HTML report and a CSV")
+    sim.add_argument("submissions", nargs="+", type=Path, help="notebooks; alice/00_quickstart.ipynb is 'alice'")
+    sim.add_argument("--out", required=True, type=Path, help="the HTML report (the CSV is written beside it)")
+    sim.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
+    sim.add_argument("--min-tokens", type=int, default=20, help="shorter answers are listed, not ranked (default 20)")
+    sim.add_argument("--top", type=int, default=200, help="pairs shown side by side in the HTML (all are in the CSV)")
+    for p in (rel, gr, val):
         p.add_argument("--cell-timeout", type=int, default=Limits.cell_timeout, help="seconds per cell")
         p.add_argument("--notebook-timeout", type=int, default=Limits.notebook_timeout, help="seconds per notebook")
         p.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="address-space cap per notebook")
@@ -40,6 +62,8 @@ def main(argv=None) -> int:
         p.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="run submissions WITHOUT bubblewrap: they can reach your files, network and processes")
     args = parser.parse_args(argv)
+    if args.command == "similarity":
+        return _similarity(args, parser)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     try:
@@ -48,6 +72,8 @@ def main(argv=None) -> int:
     except ValueError as err:
         parser.error(str(err))
     sandbox = not args.unsafe_no_sandbox
+    if args.command == "validate":
+        return _validate(args, limits, sandbox)
     try:
         if args.command == "release":
             report = release(args.source, args.out, validate=not args.no_validate, limits=limits, jobs=args.jobs,
@@ -63,7 +89,9 @@ def main(argv=None) -> int:
         missing = [p for p in args.submissions if not p.is_file()]
         if missing:
             parser.error(f"no such file: {missing[0]}")
-        table = grade(args.submissions, args.out, args.source, jobs=args.jobs, limits=limits, sandbox=sandbox)
+        table = grade(args.submissions, args.out, args.source, jobs=args.jobs, limits=limits, sandbox=sandbox,
+                      force=args.force, deadline=args.deadline, timestamps=args.timestamps, fmt=args.fmt,
+                      roster=args.roster, assignment=args.assignment)
     except SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -71,7 +99,41 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(table.to_string())
-    print(f"Wrote {args.out / 'grades.csv'}, {args.out / 'feedback'}/ and {args.out / 'review.md'}")
+    print(f"Graded {table.attrs['graded']} submissions, kept {table.attrs['kept']} unchanged since the last run "
+          f"(--force grades them all).")
+    export = f", {args.out / f'export-{args.fmt}.csv'}" if args.fmt else ""
+    print(f"Wrote {args.out / 'grades.csv'}{export}, {args.out / 'details.csv'}, {args.out / 'feedback'}/ and "
+          f"{args.out / 'review.md'}")
+    return 0
+
+
+def _validate(args, limits, sandbox) -> int:
+    from .validate import report, validate
+
+    try:
+        checks = validate(args.notebooks, args.source, limits=limits, sandbox=sandbox, jobs=args.jobs)
+    except SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text, code = report(checks)
+    print(text)
+    return code
+
+
+def _similarity(args, parser) -> int:
+    from .similarity import compare, write_report
+
+    missing = [p for p in args.submissions if not p.is_file()]
+    if missing:
+        parser.error(f"no such file: {missing[0]}")
+    try:
+        pairs, short = compare(args.submissions, args.source, min_tokens=args.min_tokens)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    page, table = write_report(pairs, short, args.out, top=args.top)
+    print(pairs.drop(columns=["_a", "_b"]).head(20).to_string(index=False))
+    print(f"{len(pairs)} pairs compared, {len(short)} answers not ranked. Wrote {page} and {table}")
     return 0
 
 

@@ -17,8 +17,9 @@ import nbformat
 import pandas as pd
 
 from .execute import cpu_cores, run_notebook, stop_workers
-from .notebook import BEGIN_HIDDEN, SOURCE_KEY, check_cells, normalize, read, strip_hidden_tests, student_version
-from .verdict import MIME
+from .notebook import (BEGIN_HIDDEN, END_HIDDEN, SOURCE_KEY, check_cells, normalize, read, strip_hidden_tests,
+                       student_version)
+from .verdict import HIDDEN_FAILED, MIME
 
 RESTORE = ("import course_utils.grading.verdict as _grading_verdict  # restored by the grader\n"
            "_grading = _grading_verdict.begin({grade_id!r}, {token!r}, expect_check={expect})\n"
@@ -52,8 +53,9 @@ class ExerciseResult:
     points: float
     max_points: float
     passed: bool
-    message: str
+    message: str  # what the student reads: never the hidden tests' code, output or values
     review: str = ""  # what the teacher should read before accepting the grade ("" when nothing)
+    detail: str = ""  # for the teacher only (details.csv): why a hidden test failed
 
 
 @dataclass
@@ -73,6 +75,26 @@ class Limits:
         for name, value in vars(self).items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
+
+
+def guard_hidden(source: str) -> str:
+    """The check cell as the grader runs it: its hidden tests inside ``with _grading.hidden():`` (silent, and failing
+    with a message that shows nothing of them; see course_utils.grading.verdict)."""
+    out, hidden, opened = [], False, 0
+    for line in source.splitlines():
+        if BEGIN_HIDDEN in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}with _grading.hidden():  # restored by the grader")
+            hidden, opened = True, len(out)
+        elif END_HIDDEN in line:
+            if len(out) == opened:
+                out.append(f"{indent}    pass")
+            hidden = False
+        else:
+            out.append(f"{indent}    {line[len(indent):]}" if hidden and line.strip() else line)
+    if hidden and len(out) == opened:
+        out.append(f"{indent}    pass")
+    return "\n".join(out)
 
 
 def load_sources(source_dir: Path) -> dict[str, nbformat.NotebookNode]:
@@ -117,7 +139,7 @@ def grade_notebook(path: Path, student: str, sources: dict, workroot: Path, limi
         expect = bool(CALLS_CHECK.search(strip_hidden_tests(sc.source)))
         for idx in by_id.get(sc.grade_id, []):
             run_nb.cells[idx].source = (RESTORE.format(grade_id=sc.grade_id, token=tokens[sc.grade_id], expect=expect)
-                                        + sc.source + FINISH)
+                                        + guard_hidden(sc.source) + FINISH)
     for cell in run_nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -133,11 +155,12 @@ def grade_notebook(path: Path, student: str, sources: dict, workroot: Path, limi
             results.append(ExerciseResult(student, name, sc.exercise, 0.0, sc.points, False, problems[sc.grade_id], review))
             continue
         index = by_id[sc.grade_id][0]
-        ok, message = _cell_verdict(executed.cells[index], info, sc.grade_id, tokens[sc.grade_id])
+        ok, message, detail = _cell_verdict(executed.cells[index], info, sc.grade_id, tokens[sc.grade_id])
         if not ok:
             message += _earlier_error(executed, previous, index)
         previous = index
-        results.append(ExerciseResult(student, name, sc.exercise, sc.points if ok else 0.0, sc.points, ok, message, review))
+        results.append(ExerciseResult(student, name, sc.exercise, sc.points if ok else 0.0, sc.points, ok, message, review,
+                                      detail))
     return results
 
 
@@ -195,8 +218,16 @@ def _structure_problems(sub, src_checks) -> dict[str, str]:
     return problems
 
 
-def _cell_verdict(cell, info, grade_id: str, token: str) -> tuple[bool, str]:
-    """Passed only with this run's token in the cell's outputs (course_utils.grading.verdict) and no error."""
+def _cell_verdict(cell, info, grade_id: str, token: str) -> tuple[bool, str, str]:
+    """Passed only with this run's token in the cell's outputs (course_utils.grading.verdict) and no error.
+    Returns (passed, the student's message, the teacher's detail)."""
+    ok, message = _cell_outcome(cell, info, grade_id, token)
+    if message.startswith(HIDDEN_FAILED):
+        return ok, HIDDEN_FAILED, message[len(HIDDEN_FAILED):].strip(" []").removeprefix("teacher: ")
+    return ok, message, ""
+
+
+def _cell_outcome(cell, info, grade_id: str, token: str) -> tuple[bool, str]:
     if cell.get("execution_count") is None:
         return False, f"this check did not run: {info.get('status', 'the notebook stopped before it')}"
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream").strip()
@@ -212,8 +243,8 @@ def _cell_verdict(cell, info, grade_id: str, token: str) -> tuple[bool, str]:
     ename, evalue = err.get("ename", "Error"), str(err.get("evalue", ""))[:300]
     if ename == "ExerciseFailed":
         return False, evalue
-    if ename == "AssertionError":
-        return False, f"a hidden test failed{': ' + evalue if evalue else ''}"
+    if ename == "AssertionError":  # an assert in the check cell's public part (hidden ones raise ExerciseFailed)
+        return False, f"a check failed{': ' + evalue if evalue else ''}"
     if ename == "CellTimeoutError":
         return False, evalue
     return False, f"the check raised {ename}: {evalue}"
@@ -256,18 +287,116 @@ def _prepare_sandbox(sandbox: bool) -> None:
         print(UNSAFE_WARNING, file=sys.stderr)
 
 
+STATE = ".grading-state.json"  # in the grades folder: what each submission got, by content hash (incremental runs)
+
+
+def grader_fingerprint(sources: dict, limits: Limits, sandbox: bool) -> str:
+    """What a grade depends on besides the submission: the instructor notebooks, the course's checks and grader code,
+    the limits and the sandbox. A change to any of them regrades everything."""
+    import hashlib
+
+    import course_utils
+
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(name.encode() + nbformat.writes(sources[name]).encode())
+    package = Path(course_utils.__file__).parent
+    for path in sorted([*(package / "checks").glob("*.py"), *(package / "grading").glob("*.py")]):
+        h.update(path.name.encode() + path.read_bytes())
+    h.update(repr((sorted(vars(limits).items()), sandbox)).encode())
+    return h.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else ""
+
+
+def _load_state(out: Path, fingerprint: str) -> dict:
+    import json
+
+    try:
+        state = json.loads((out / STATE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state.get("submissions", {}) if state.get("grader") == fingerprint else {}
+
+
+def parse_time(value, what: str):
+    """An aware datetime from ISO 8601 text (no zone: UTC), a datetime or a Unix timestamp; a clear error otherwise."""
+    from datetime import datetime, timezone
+
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            when = datetime.fromtimestamp(value, tz=timezone.utc)
+        elif isinstance(value, datetime):
+            when = value
+        else:
+            when = datetime.fromisoformat(str(value).strip())
+    except (ValueError, OverflowError, OSError) as err:
+        raise ValueError(f"{what} must be a date and time in ISO 8601 form such as 2026-12-01T23:59:00+01:00. "
+                         f"Got {value!r} ({err}).") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def submission_times(submissions: list[Path], students: list[str], timestamps: Path | None = None) -> dict:
+    """When each student submitted: from a CSV (columns student, submitted: ISO 8601, e.g. the commit time GitHub
+    Classroom records) or else each file's modification time."""
+    times = {}
+    if timestamps is not None:
+        table = pd.read_csv(timestamps, dtype=str, keep_default_na=False)
+        if not {"student", "submitted"} <= set(table.columns):
+            raise ValueError(f"The timestamps file {timestamps} must have the columns 'student' and 'submitted'; it "
+                             f"has {list(table.columns)}.")
+        given = {row.student: parse_time(row.submitted, f"submitted of {row.student} in {timestamps}")
+                 for row in table.itertuples(index=False)}
+        missing = sorted(set(students) - set(given))
+        if missing:
+            raise ValueError(f"The timestamps file {timestamps} has no time for: {missing}.")
+        return {s: given[s] for s in students}
+    for path, student in zip(submissions, students, strict=True):
+        if Path(path).is_file():
+            when = parse_time(Path(path).stat().st_mtime, "the file time")
+            times[student] = max(times.get(student, when), when)  # the latest of a student's files
+    return times
+
+
+def _late_by(when, deadline) -> str:
+    if when is None or when <= deadline:
+        return ""
+    seconds = int((when - deadline).total_seconds())
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def grade(submissions: list[Path], out: Path, source_dir: Path, jobs: int = 1, limits: Limits | None = None,
-          progress: bool = True, sandbox: bool = True) -> pd.DataFrame:
-    """Grade every submission; write grades.csv and feedback/<student>.md under ``out``; return the grades table.
+          progress: bool = True, sandbox: bool = True, force: bool = False, deadline=None,
+          timestamps: Path | None = None, fmt: str | None = None, roster: Path | None = None,
+          assignment: str = "Course notebooks") -> pd.DataFrame:
+    """Grade every submission; write grades.csv, details.csv, review.md and feedback/<student>.md under ``out``;
+    return the grades table.
 
     Each submission runs in a fresh kernel inside bubblewrap (``sandbox=False`` grades without it, and says so loudly);
-    ``jobs`` submissions run at once. Files are replaced whole (written beside, then renamed), so a run killed midway
-    leaves the previous grades.csv or none, never half of one; grading the same submissions again gives the same grades.
+    ``jobs`` submissions run at once. Grading is incremental: a submission whose content, instructor notebook, course
+    checks and limits are unchanged since the last run in ``out`` keeps its results without running (``force`` runs
+    everything). ``deadline`` (ISO 8601) adds the columns submitted and late_by (H:M:S) from ``timestamps`` (a CSV:
+    student, submitted) or the files' modification times. ``fmt`` ("csv", "canvas", "moodle", "gradescope") also
+    writes export-<fmt>.csv for that system, with the students' identifiers from ``roster`` (course_utils.grading.export).
+    Files are replaced whole (written beside, then renamed), so a run killed midway leaves the previous files or none,
+    never half of one; grading the same submissions again gives the same grades.
     """
+    import json
+
     from tqdm.auto import tqdm
+
+    from .export import FORMATS, export, read_roster
 
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"The export format must be one of {list(FORMATS)}. Got {fmt!r}.")
+    roster_table = read_roster(roster) if roster is not None else None
+    deadline = parse_time(deadline, "The deadline") if deadline is not None else None
     limits = limits or Limits()
     _prepare_sandbox(sandbox)
     sources = load_sources(source_dir)
@@ -275,25 +404,48 @@ def grade(submissions: list[Path], out: Path, source_dir: Path, jobs: int = 1, l
     out.mkdir(parents=True, exist_ok=True)
     submissions = [Path(p) for p in submissions]
     students = student_ids(submissions, sources)
+    times = submission_times(submissions, students, timestamps) if deadline is not None else {}
+    fingerprint = grader_fingerprint(sources, limits, sandbox)
+    state = {} if force else _load_state(out, fingerprint)
+    keys = [f"{s}/{p.name}" for p, s in zip(submissions, students, strict=True)]
+    hashes = [_file_hash(p) for p in submissions]
+    todo = [i for i, (k, h) in enumerate(zip(keys, hashes, strict=True)) if state.get(k, {}).get("hash") != h or not h]
+    kept = {i: [ExerciseResult(**r) for r in state[keys[i]]["results"]] for i in range(len(keys)) if i not in todo}
     workroot = Path(tempfile.mkdtemp(prefix="course-grading-"))  # private (0700), outside the grades folder
-    results: list[ExerciseResult] = []
+    graded: dict[int, list[ExerciseResult]] = {}
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_grade_one, p, s, sources, workroot, limits, sandbox, _threads(jobs))
-                       for p, s in zip(submissions, students, strict=True)]
+            futures = {i: pool.submit(_grade_one, submissions[i], students[i], sources, workroot, limits, sandbox,
+                                      _threads(jobs)) for i in todo}
             try:
-                for f in tqdm(futures, desc="grading", unit="notebook", disable=not progress):
-                    results.extend(f.result())
+                for i, f in tqdm(futures.items(), desc="grading", unit="notebook", disable=not progress):
+                    graded[i] = f.result()
             except BaseException:  # interrupted: stop what runs, start nothing more
                 pool.shutdown(wait=False, cancel_futures=True)
                 stop_workers()
                 raise
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
+    per_submission = {**kept, **graded}
+    results = [r for i in range(len(submissions)) for r in per_submission[i]]
     table = _table(results, sources)
+    if deadline is not None:
+        table["submitted"] = [times[s].isoformat() if s in times else "" for s in table.index]
+        table["late_by"] = [_late_by(times.get(s), deadline) for s in table.index]
     _feedback(results, out / "feedback")
     _write_atomic(out / "review.md", _review_report(results))
+    _write_atomic(out / "details.csv", details_table(results).to_csv(index=False))
+    if fmt is not None:
+        max_points = {sc.exercise: sc.points for nb in sources.values() for sc in check_cells(nb)}
+        submitted = {s: (times[s].strftime("%Y-%m-%d %H:%M:%S %z"), _late_by(times[s], deadline) or "00:00:00")
+                     for s in times} if deadline is not None else None
+        grades_only = table.drop(columns=["submitted", "late_by"], errors="ignore")
+        _write_atomic(out / f"export-{fmt}.csv", export(grades_only, max_points, fmt, roster_table, assignment, submitted))
     _write_atomic(out / "grades.csv", table.to_csv())
+    new_state = {keys[i]: {"hash": hashes[i], "results": [vars(r) for r in per_submission[i]]}
+                 for i in range(len(submissions)) if hashes[i]}
+    _write_atomic(out / STATE, json.dumps({"grader": fingerprint, "submissions": new_state}, ensure_ascii=False))
+    table.attrs["graded"], table.attrs["kept"] = len(graded), len(kept)
     return table
 
 
@@ -328,6 +480,15 @@ def _review_report(results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def details_table(results) -> pd.DataFrame:
+    """One row per student and exercise, for the teacher: the student's message and why hidden tests failed."""
+    return pd.DataFrame([{"student": r.student, "notebook": r.notebook, "exercise": r.exercise, "points": r.points,
+                          "max_points": r.max_points, "passed": r.passed, "message": r.message,
+                          "hidden_test_detail": r.detail, "review": r.review} for r in results],
+                        columns=["student", "notebook", "exercise", "points", "max_points", "passed", "message",
+                                 "hidden_test_detail", "review"])
+
+
 def _table(results, sources) -> pd.DataFrame:
     columns = [sc.exercise for nb in sources.values() for sc in check_cells(nb)]
     frame = pd.DataFrame([{"student": r.student, "exercise": r.exercise, "points": r.points} for r in results])
@@ -338,6 +499,20 @@ def _table(results, sources) -> pd.DataFrame:
     return table
 
 
+def exercise_info(exercise: str) -> tuple[str, str]:
+    """(title, hint) of a course exercise: what its check tests and the concept to revisit; ("", "") if unknown."""
+    from course_utils.checks import REGISTRY
+
+    ex = REGISTRY.get(exercise)
+    return (ex.title, ex.hint) if ex else ("", "")
+
+
+def with_hint(exercise: str, message: str) -> str:
+    """A failing verdict with the exercise's public hint, unless it carries one already."""
+    _, hint = exercise_info(exercise)
+    return message if not hint or "Hint:" in message else f"{message.rstrip('.')}. Hint: {hint}"
+
+
 def _feedback(results, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     by_student: dict[str, list[ExerciseResult]] = {}
@@ -346,11 +521,12 @@ def _feedback(results, folder: Path) -> None:
     for student, rows in by_student.items():
         earned, possible = sum(r.points for r in rows), sum(r.max_points for r in rows)
         lines = [f"# Feedback for {student}", "", f"**{earned:g} of {possible:g} points.**", "",
-                 "| notebook | exercise | points | result |", "|---|---|---|---|"]
+                 "| notebook | exercise | what was checked | points | result |", "|---|---|---|---|---|"]
         for r in rows:
-            message = r.message.replace("|", "\\|").replace("\n", " ")
+            message = (r.message if r.passed else with_hint(r.exercise, r.message)).replace("|", "\\|").replace("\n", " ")
             mark = "" if message[:1] in "✅❌⏳⚠" else ("✅ " if r.passed else "❌ ")
-            lines.append(f"| {r.notebook or '?'} | {r.exercise} | {r.points:g} / {r.max_points:g} | {mark}{message} |")
+            title = exercise_info(r.exercise)[0].replace("|", "\\|")
+            lines.append(f"| {r.notebook or '?'} | {r.exercise} | {title} | {r.points:g} / {r.max_points:g} | {mark}{message} |")
         reviews = list(dict.fromkeys(r.review for r in rows if r.review))
         if reviews:
             lines += ["", "**For the teacher:** this submission's own code uses " + "; ".join(reviews)

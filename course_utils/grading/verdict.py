@@ -7,6 +7,10 @@ The grader restores every check cell as::
     <the instructor's check, hidden tests included>
     _grading.finish()
 
+The instructor's hidden tests run inside ``with _grading.hidden():``: whatever they print is swallowed and whatever
+they raise becomes "a hidden test failed", so neither their code nor their expected values reach a student's
+feedback (the teacher's details.csv keeps the original message).
+
 ``begin`` reloads the course's checks from the read-only package (a ``check``, ``ExerciseFailed`` or checker that the
 notebook replaced is gone) and switches grading mode on in them: from here a check that does not pass raises
 ExerciseFailed, whatever the environment says. ``finish`` publishes the token (a fresh secret per check cell and
@@ -16,15 +20,31 @@ cell quietly or switching grading mode off earns nothing.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 
 MIME = "application/vnd.course-utils.verdict+json"
+HIDDEN_FAILED = "a hidden test failed"
 
 
 class Session:
     def __init__(self, grade_id: str, token: str, expect_check: bool):
         self.grade_id, self.token, self.expect_check = grade_id, token, expect_check
         self.verdicts: list = []
+
+    @contextlib.contextmanager
+    def hidden(self):
+        """Run the instructor's hidden tests: silent, and failing with a message that gives nothing of them away."""
+        from course_utils.checks import core
+
+        sink = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                yield
+        except Exception as err:
+            detail = f"{type(err).__name__}: {err}"[:300]
+            raise core.ExerciseFailed(f"{HIDDEN_FAILED} [teacher: {detail}]") from None
 
     def finish(self) -> None:
         from course_utils.checks import core

@@ -31,7 +31,6 @@ import socket
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 
 from .._validation import check_int
@@ -205,8 +204,7 @@ def run_worker(storage: str, study: str, model: str = "gmf", trials: int = 8, da
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     callbacks = [MaxTrialsCallback(study_trials, states=finished)] if study_trials else []
-    s.optimize(tagged, n_trials=trials, timeout=timeout, callbacks=callbacks, show_progress_bar=progress,
-               catch=(FloatingPointError,))
+    s.optimize(tagged, n_trials=trials, timeout=timeout, callbacks=callbacks, show_progress_bar=progress)
     return s
 
 
@@ -237,6 +235,8 @@ def plot_study(study, metric: str | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from ..plotting import add_hatches
+
     table = trial_table(study).reset_index()
     metric = metric or study.user_attrs.get("metric", "value")
     maximize = study.direction.name == "MAXIMIZE"
@@ -244,18 +244,23 @@ def plot_study(study, metric: str | None = None):
     done = table[table["state"] == "COMPLETE"]
     workers = sorted(table["worker"].dropna().unique())
     palette = dict(zip(workers, sns.color_palette("colorblind", len(workers)), strict=True))  # one colour per worker
+    states = [s for s in ["COMPLETE", "PRUNED", "FAIL"] if s in set(table["state"])]
     sns.scatterplot(data=table[table["value"].notna()], x="trial", y="value", hue="worker", style="state",
-                    style_order=["COMPLETE", "PRUNED", "FAIL"], palette=palette, s=70, ax=axes[0])
+                    style_order=states, palette=palette, s=70, ax=axes[0])
     if len(done):
         best = done.set_index("trial")["value"].cummax() if maximize else done.set_index("trial")["value"].cummin()
-        axes[0].step(best.index, best.values, where="post", color="black", label="best so far")
+        axes[0].step(best.index, best.values, where="post", color="black", marker="", label="best so far")
     axes[0].set(title=f"Study {study.study_name!r}: {len(table)} trials", xlabel="trial number",
                 ylabel=f"validation {metric} ({'higher' if maximize else 'lower'} is better)")
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
+    axes[0].xaxis.get_major_locator().set_params(integer=True)
     sns.barplot(data=table, x="trial", y="seconds", hue="worker", palette=palette, dodge=False, ax=axes[1])
+    add_hatches(axes[1])  # each worker its own hatch as well as its own colour
     axes[1].set(title="Seconds per trial, by worker (pruned trials stop early)", xlabel="trial number", ylabel="seconds")
-    axes[1].tick_params(axis="x", labelrotation=90, labelsize=7)
-    axes[1].legend(fontsize=8)
+    if len(table) > 20:  # many trials: every fifth label
+        for k, label in enumerate(axes[1].get_xticklabels()):
+            label.set_visible(k % 5 == 0)
+    axes[1].legend()
     fig.tight_layout()
     return fig
 
@@ -338,8 +343,3 @@ def run_command(args) -> int:
         return 0
     report(args.storage, args.study, plots=args.plots)
     return 0
-
-
-def trials_per_minute(table: pd.DataFrame, seconds: float) -> float:
-    """Finished trials per minute of wall time (the scale benchmark's throughput)."""
-    return float(np.round(len(table) * 60.0 / seconds, 2)) if seconds > 0 else float("nan")
