@@ -15,8 +15,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from .export import FORMATS
 from .grade import Limits, grade, release
 from .jail import SandboxUnavailable
+
+
+def _submissions_parser(sub, name: str, help: str, out: str):
+    """A command over submitted notebooks: the submissions, --out and the instructor notebooks (--source)."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("submissions", nargs="+", type=Path, help="notebooks; alice/00_quickstart.ipynb is 'alice'")
+    p.add_argument("--out", required=True, type=Path, help=out)
+    p.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
+    return p
 
 
 def main(argv=None) -> int:
@@ -28,15 +38,13 @@ def main(argv=None) -> int:
     rel.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
     rel.add_argument("--no-validate", action="store_true", help="skip running both versions")
     rel.add_argument("--jobs", type=int, default=1, help="notebooks validated at once (each in its own sandbox)")
-    gr = sub.add_parser("grade", help="grade submitted notebooks: grades.csv and feedback/<student>.md")
-    gr.add_argument("submissions", nargs="+", type=Path, help="notebooks; alice/00_quickstart.ipynb is graded as 'alice'")
-    gr.add_argument("--out", required=True, type=Path, help="folder for grades.csv and feedback/")
-    gr.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
+    gr = _submissions_parser(sub, "grade", "grade submitted notebooks: grades.csv and feedback/<student>.md",
+                             "folder for grades.csv and feedback/")
     gr.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (each in its own process)")
     gr.add_argument("--force", action="store_true", help="grade every submission, also those unchanged since the last run")
     gr.add_argument("--deadline", help="ISO 8601 date and time (no zone: UTC); adds the columns submitted and late_by")
     gr.add_argument("--timestamps", type=Path, help="CSV with columns student, submitted (ISO 8601); default: file times")
-    gr.add_argument("--format", dest="fmt", choices=["csv", "canvas", "moodle", "gradescope"],
+    gr.add_argument("--format", dest="fmt", choices=FORMATS,
                     help="also write export-FORMAT.csv, shaped for that system's import")
     gr.add_argument("--roster", type=Path, help="CSV: student plus name, first_name, last_name, email, sis_user_id, "
                                                 "sis_login_id, id_number, section (what the LMS matches students by)")
@@ -47,10 +55,8 @@ def main(argv=None) -> int:
     val.add_argument("--source", default=None, type=Path,
                      help="released notebooks whose check cells are restored (default: each notebook's own)")
     val.add_argument("--jobs", type=int, default=1, help="notebooks run at once")
-    sim = sub.add_parser("similarity", help="rank pairs of students' answers by similarity: an HTML report and a CSV")
-    sim.add_argument("submissions", nargs="+", type=Path, help="notebooks; alice/00_quickstart.ipynb is 'alice'")
-    sim.add_argument("--out", required=True, type=Path, help="the HTML report (the CSV is written beside it)")
-    sim.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
+    sim = _submissions_parser(sub, "similarity", "rank pairs of students' answers by similarity: an HTML report and "
+                              "a CSV", "the HTML report (the CSV is written beside it)")
     sim.add_argument("--min-tokens", type=int, default=20, help="shorter answers are listed, not ranked (default 20)")
     sim.add_argument("--top", type=int, default=200, help="pairs shown side by side in the HTML (all are in the CSV)")
     for p in (rel, gr, val):

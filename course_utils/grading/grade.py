@@ -80,7 +80,7 @@ class Limits:
 def guard_hidden(source: str) -> str:
     """The check cell as the grader runs it: its hidden tests inside ``with _grading.hidden():`` (silent, and failing
     with a message that shows nothing of them; see course_utils.grading.verdict)."""
-    out, hidden, opened = [], False, 0
+    out, hidden, opened, indent = [], False, 0, ""
     for line in source.splitlines():
         if BEGIN_HIDDEN in line:
             indent = line[: len(line) - len(line.lstrip())]
