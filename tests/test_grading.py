@@ -518,6 +518,12 @@ def test_student_ids_from_folders_or_file_names(tmp_path):
     flat = [tmp_path / "alice.ipynb", tmp_path / "bob.ipynb"]
     assert student_ids(flat, {"00_quickstart.ipynb"}) == ["alice", "bob"]
     assert student_ids([tmp_path / "carol" / "00_quickstart.ipynb"], {"00_quickstart.ipynb"}) == ["carol"]
+    # GitHub Classroom clones: one repository per student, the notebooks in its notebooks/ folder
+    names = {"00_quickstart.ipynb", "02_ncf.ipynb"}
+    clones = [tmp_path / "hw1-submissions" / repo / "notebooks" / name for repo in ("hw1-ana", "hw1-ben") for name in names]
+    assert student_ids(clones, names) == ["hw1-ana", "hw1-ana", "hw1-ben", "hw1-ben"]
+    one = [tmp_path / "hw1-ana" / "notebooks" / name for name in sorted(names)]
+    assert student_ids(one, names) == ["hw1-ana", "hw1-ana"]
 
 
 def _secret_source(folder):
@@ -602,3 +608,22 @@ def test_bad_deadlines_and_timestamps_are_refused_with_the_rule(tmp_path):
     times.write_text("student,submitted\na,2026-12-01\n")
     with pytest.raises(ValueError, match="no time for: \\['b'\\]"):
         submission_times([tmp_path / "a.ipynb", tmp_path / "b.ipynb"], ["a", "b"], times)
+
+
+def test_feedback_counts_a_notebook_not_handed_in_like_grades_csv(tmp_path):
+    """A student who handed in one of the batch's two notebooks: the feedback's total has the same out-of as
+    grades.csv and the exports, and the missing notebook is a row that says it was not handed in."""
+    from course_utils.grading.grade import ExerciseResult, _feedback
+
+    results = [ExerciseResult("ada", "a.ipynb", "ex.one", 1, 1, True, "✅ correct"),
+               ExerciseResult("ada", "b.ipynb", "ex.two", 2, 2, True, "✅ correct"),
+               ExerciseResult("ada", "b.ipynb", "ex.three", 3, 3, True, "✅ correct"),
+               ExerciseResult("ben", "a.ipynb", "ex.one", 1, 1, True, "✅ correct")]
+    exercises = {"ex.one": ("a.ipynb", 1.0), "ex.two": ("b.ipynb", 2.0), "ex.three": ("b.ipynb", 3.0)}
+    _feedback(results, tmp_path, exercises)
+    ben = (tmp_path / "ben.md").read_text()
+    assert "**1 of 6 points.**" in ben
+    row = next(line for line in ben.splitlines() if line.startswith("| b.ipynb |"))
+    assert "ex.two, ex.three" in row and "0 / 5" in row and "not handed in" in row
+    ada = (tmp_path / "ada.md").read_text()
+    assert "**6 of 6 points.**" in ada and "not handed in" not in ada

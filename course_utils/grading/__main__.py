@@ -38,6 +38,9 @@ def main(argv=None) -> int:
     rel.add_argument("--source", default=Path("notebooks"), type=Path, help="instructor notebooks (default: notebooks/)")
     rel.add_argument("--no-validate", action="store_true", help="skip running both versions")
     rel.add_argument("--jobs", type=int, default=1, help="notebooks validated at once (each in its own sandbox)")
+    rel.add_argument("--template", action="store_true",
+                     help="make --out a student template repository: notebooks/ plus course_utils/, the packaging "
+                          "files, the studies the chapters read and GitHub Classroom's autograding files")
     gr = _submissions_parser(sub, "grade", "grade submitted notebooks: grades.csv and feedback/<student>.md",
                              "folder for grades.csv and feedback/")
     gr.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (each in its own process)")
@@ -78,19 +81,33 @@ def main(argv=None) -> int:
     except ValueError as err:
         parser.error(str(err))
     sandbox = not args.unsafe_no_sandbox
+    missing = _data_missing(args)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     if args.command == "validate":
         return _validate(args, limits, sandbox)
     try:
         if args.command == "release":
-            report = release(args.source, args.out, validate=not args.no_validate, limits=limits, jobs=args.jobs,
-                             sandbox=sandbox, progress=True)
+            if args.template and args.out.exists() and any(args.out.iterdir()):
+                parser.error(f"--out {args.out} is not empty: a template starts in a new folder (a template of an "
+                             "earlier run, or one whose validation failed? delete it first)")
+            report = release(args.source, args.out / "notebooks" if args.template else args.out,
+                             validate=not args.no_validate, limits=limits, jobs=args.jobs, sandbox=sandbox, progress=True)
             print(report.to_string(index=False))
             if "seconds" in report.attrs:
                 print(f"Validated both ways in {report.attrs['seconds']:.0f} s with --jobs {args.jobs}.")
             if "valid" in report and not report["valid"].dropna().all():
                 print("Validation failed: see the problems column.", file=sys.stderr)
                 return 1
-            print(f"Student versions written to {args.out}")
+            if args.template:
+                from .classroom import write_template
+
+                write_template(args.out, args.source)
+                print(f"Student template written to {args.out}: its notebooks/ holds the student versions; make it "
+                      "a new repository (git init there), so that no solution is in its history")
+            else:
+                print(f"Student versions written to {args.out}")
             return 0
         missing = [p for p in args.submissions if not p.is_file()]
         if missing:
@@ -111,6 +128,22 @@ def main(argv=None) -> int:
     print(f"Wrote {args.out / 'grades.csv'}{export}, {args.out / 'details.csv'}, {args.out / 'feedback'}/ and "
           f"{args.out / 'review.md'}")
     return 0
+
+
+def _data_missing(args) -> str:
+    """Why the notebooks to run would fail for want of MovieLens 100K ("" when it is here or not needed): the sandbox
+    has no network, so a notebook cannot download it and every submission would get 0."""
+    from course_utils.data import datasets
+
+    if args.command == "release" and args.no_validate:
+        return ""
+    paths = args.notebooks if args.command == "validate" else sorted(Path(args.source).glob("*.ipynb"))
+    needs = any("load_movielens(" in Path(p).read_text(encoding="utf-8", errors="replace") for p in paths if Path(p).is_file())
+    if not needs or datasets.is_local("ml-100k"):
+        return ""
+    return ("MovieLens 100K is not on this machine (COURSE_UTILS_DATA or the course's data/ folder), and the notebooks "
+            "load it inside a sandbox with no network, so every one of them would fail. Fetch it first: python -c "
+            "\"from course_utils.data import fetch; fetch('ml-100k')\" (or point COURSE_UTILS_DATA at a folder that has it).")
 
 
 def _validate(args, limits, sandbox) -> int:

@@ -254,12 +254,16 @@ def _cell_outcome(cell, info, grade_id: str, token: str) -> tuple[bool, str]:
 def student_ids(paths: list[Path], notebook_names=()) -> list[str]:
     """Who submitted each file: submissions/alice/00_quickstart.ipynb -> "alice"; alice.ipynb -> "alice".
 
-    Files in different folders are named after their folder under the common parent; files in one folder after the
-    folder when they carry a course notebook's name, else after the file name.
+    Files in different folders are named after their folder under the common parent (a GitHub Classroom clone,
+    hw1-submissions/hw1-alice/notebooks/*.ipynb, gives "hw1-alice"); files in one folder after the folder when they
+    carry a course notebook's name (after the folder above when that folder is a repository's notebooks/), else after
+    the file name.
     """
     paths = [Path(p).resolve() for p in paths]
     if len({p.parent for p in paths}) == 1:
-        return [p.parent.name if p.name in notebook_names else p.stem for p in paths]
+        folder = paths[0].parent
+        owner = folder.parent.name if folder.name == "notebooks" and folder.parent.name else folder.name
+        return [owner if p.name in notebook_names else p.stem for p in paths]
     base = Path(os.path.commonpath([str(p.parent) for p in paths]))
     return [p.relative_to(base).parts[0] if len(p.relative_to(base).parts) > 1 else p.stem for p in paths]
 
@@ -432,7 +436,9 @@ def grade(submissions: list[Path], out: Path, source_dir: Path, jobs: int = 1, l
     if deadline is not None:
         table["submitted"] = [times[s].isoformat() if s in times else "" for s in table.index]
         table["late_by"] = [_late_by(times.get(s), deadline) for s in table.index]
-    _feedback(results, out / "feedback")
+    handed_in = {sc.exercise: (name, sc.points) for name, nb in sources.items() for sc in check_cells(nb)
+                 if sc.exercise in table.columns}  # what anyone in this batch handed in: the same out-of for all
+    _feedback(results, out / "feedback", handed_in)
     _write_atomic(out / "review.md", _review_report(results))
     _write_atomic(out / "details.csv", details_table(results).to_csv(index=False))
     if fmt is not None:
@@ -513,13 +519,21 @@ def with_hint(exercise: str, message: str) -> str:
     return message if not hint or "Hint:" in message else f"{message.rstrip('.')}. Hint: {hint}"
 
 
-def _feedback(results, folder: Path) -> None:
+def _feedback(results, folder: Path, exercises: dict[str, tuple[str, float]] | None = None) -> None:
+    """feedback/<student>.md. ``exercises`` (exercise -> (notebook, points)): every exercise of the batch's grades
+    table, so that a notebook a student did not hand in shows as 0 points, as in grades.csv and the exports."""
     folder.mkdir(parents=True, exist_ok=True)
     by_student: dict[str, list[ExerciseResult]] = {}
     for r in results:
         by_student.setdefault(r.student, []).append(r)
     for student, rows in by_student.items():
-        earned, possible = sum(r.points for r in rows), sum(r.max_points for r in rows)
+        have = {r.exercise for r in rows}
+        missing: dict[str, list[tuple[str, float]]] = {}
+        for exercise, (notebook, points) in (exercises or {}).items():
+            if exercise not in have:
+                missing.setdefault(notebook, []).append((exercise, points))
+        earned = sum(r.points for r in rows)
+        possible = sum(r.max_points for r in rows) + sum(p for items in missing.values() for _, p in items)
         lines = [f"# Feedback for {student}", "", f"**{earned:g} of {possible:g} points.**", "",
                  "| notebook | exercise | what was checked | points | result |", "|---|---|---|---|---|"]
         for r in rows:
@@ -527,6 +541,9 @@ def _feedback(results, folder: Path) -> None:
             mark = "" if message[:1] in "✅❌⏳⚠" else ("✅ " if r.passed else "❌ ")
             title = exercise_info(r.exercise)[0].replace("|", "\\|")
             lines.append(f"| {r.notebook or '?'} | {r.exercise} | {title} | {r.points:g} / {r.max_points:g} | {mark}{message} |")
+        for notebook, items in missing.items():
+            lines.append(f"| {notebook} | {', '.join(e for e, _ in items)} | | 0 / {sum(p for _, p in items):g} | "
+                         "⏳ not handed in: none of your notebooks in this batch is this one |")
         reviews = list(dict.fromkeys(r.review for r in rows if r.review))
         if reviews:
             lines += ["", "**For the teacher:** this submission's own code uses " + "; ".join(reviews)
