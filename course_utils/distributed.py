@@ -122,6 +122,8 @@ class DataParallel:
 
         _RUN = None
         if self._started:
+            if exc[0] is None and self.world_size > 1:
+                dist.barrier()  # no process tears gloo down while another still talks to it (else an abort on exit)
             dist.destroy_process_group()
             self._started = False
         return False
