@@ -64,8 +64,12 @@ smoke: env
 browser: env
 	$(BIN)/python -m pytest tests/browser
 
+# NOTEBOOK_JOBS notebooks at a time, each whole in its own kernel (--dist loadfile), each kernel on one thread: on the
+# 2-core machine two side by side on one thread each took 664 s, one after the other on two threads 1,045 s, and two
+# kernels of two threads each crawled (benchmarks/logs/ci/notebooks-parallel.md)
+NOTEBOOK_JOBS ?= 2
 notebooks: env
-	COURSE_UTILS_PROGRESS=$(CURDIR)/$(VENV)/nbval-progress.json $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider notebooks
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 COURSE_UTILS_PROGRESS=$(CURDIR)/$(VENV)/nbval-progress.json $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -n $(NOTEBOOK_JOBS) --dist loadfile notebooks
 
 clean-env:
 	rm -rf $(VENV)

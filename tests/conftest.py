@@ -96,7 +96,7 @@ def http_server():
     """A local HTTP server on 127.0.0.1: set ``server.files[path] = bytes``; ``server.cut`` paths are cut off halfway."""
     handler = type("Handler", (_Files,), {"files": {}, "cut": set(), "requests": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
     server.files, server.cut, server.requests = handler.files, handler.cut, handler.requests

@@ -231,6 +231,34 @@ def test_check_prints_records_progress_and_raises_only_when_grading(capsys, monk
     check("ex.n-interactions", REFERENCE["ex.n-interactions"])  # a correct answer never raises
 
 
+def _record_many(path, chapter, n, start):
+    import os
+
+    from course_utils.checks.core import Verdict, _record
+
+    os.environ["COURSE_UTILS_PROGRESS"] = str(path)
+    start.wait()  # both writers at once
+    for i in range(n):
+        _record(Verdict(f"{chapter}.exercise-{i}", CORRECT, "correct"))
+
+
+def test_two_notebooks_recording_at_once_lose_no_verdict(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "progress.json"
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    writers = [ctx.Process(target=_record_many, args=(path, chapter, 200, start)) for chapter in ("a", "b")]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    stored = json.loads(path.read_text())
+    assert sorted(stored) == sorted(f"{c}.exercise-{i}" for c in "ab" for i in range(200))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_progress_can_be_switched_off(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_UTILS_PROGRESS", "off")
     check("ex.n-interactions", 1)

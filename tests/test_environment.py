@@ -51,6 +51,7 @@ def test_readme_gives_the_two_setup_commands_and_ci_runs_the_test_one():
 def test_make_test_runs_unit_tests_and_every_notebook():
     dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "pytest tests" in dry and "--nbval-lax" in dry and "notebooks" in dry
+    assert "--dist loadfile" in dry and "OMP_NUM_THREADS=1" in dry  # each notebook whole in one kernel, one thread each
 
 
 def test_no_dataset_file_is_tracked():

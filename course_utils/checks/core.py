@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 GRADING_ENV = "COURSE_UTILS_GRADING"  # grading mode for other graders (nbgrader): a check that does not pass raises
 _SESSION = None  # the check cell being graded (course_utils.grading.verdict.begin): grading mode, set by the grader
@@ -284,13 +290,19 @@ def _record(verdict: Verdict) -> None:
     path = progress_path()
     if path is None or grading_mode():
         return
-    data = _load_progress(path)
-    data[verdict.exercise] = {"status": verdict.status, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        # two notebooks open at once share the file: one at a time reads, adds its verdict and writes (a lock beside
+        # it where the system has flock), each through its own temporary file, so no verdict overwrites another
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            data = _load_progress(path)
+            data[verdict.exercise] = {"status": verdict.status, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(data, indent=1, sort_keys=True))
+            os.replace(tmp, path)
     except OSError:
         pass  # a read-only home must not break a learner's notebook
 
