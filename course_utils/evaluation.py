@@ -8,7 +8,8 @@
 Protocols
 - "full": every test user known to the model gets scores for the whole catalogue the model knows; the items the user
   has in ``train_data`` (or, without it, in the model's own training data) are removed; the top k are compared with
-  the user's test items. Test items the model never saw stay relevant and count as misses.
+  the user's test items. Test items the model never saw stay relevant and count as misses. Tied scores rank by item
+  index, the lower first (``metrics.top_k_indices``), the same lists on every machine.
 - "sampled" (NCF and SASRec papers): each test interaction is ranked against ``n_negatives`` items drawn uniformly
   among those the user never interacted with (in train or test); ties count against the model. Krichene & Rendle
   (KDD 2020) show this inflates numbers and can reorder models: report it beside "full", never instead of it.
@@ -18,8 +19,8 @@ Users the model has never seen are skipped and counted (``results.skipped_users`
 Memory (both protocols work in blocks; nothing of size n_users x n_items is ever built, no Python loop runs per user):
 - "full": users are scored ``min(batch_size, max(1, Evaluator.max_block_bytes // (8 * n_items)))`` at a time, so a
   block's dense float64 scores take at most ``max_block_bytes`` (default 32 MiB, ``recommender.SCORE_BLOCK`` scores);
-  seen items are masked through CSR indexing, the top k taken with ``np.argpartition``, the metrics computed for the
-  block and only the per-user values kept. Peak: about 3 x max_block_bytes (the scores, argpartition's int64 indices,
+  seen items are masked through CSR indexing, the top k taken with ``np.argpartition`` (``top_k_indices``), the
+  metrics computed for the block and only the per-user values kept. Peak: about 3 x max_block_bytes (the scores, argpartition's int64 indices,
   the model's own output) plus O(test users x k), whatever the number of users.
 - "sampled": test interactions are ranked ``max(1, max_block_bytes // 128 // (n_negatives + 1))`` at a time
   (262,144 (user, item) pairs for the default budget: 2 MiB of scores, and room for models that gather an embedding
@@ -33,7 +34,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._validation import check_choice, check_int
-from .metrics import PAD, RANKING_METRICS, RATING_METRICS
+from .metrics import PAD, RANKING_METRICS, RATING_METRICS, top_k_indices
 from .recommender import SCORE_BLOCK, BaseRecommender
 
 ALL_METRICS = [*RANKING_METRICS, "coverage", *RATING_METRICS]
@@ -150,7 +151,7 @@ class Evaluator:
             rows = exclude[u]
             n_excluded = np.diff(rows.indptr)
             scores[np.repeat(np.arange(len(u)), n_excluded), rows.indices] = -np.inf
-            ranked = _top_k(scores, k_max, overwrite=True)
+            ranked = top_k_indices(scores, k_max, overwrite=True)  # ties: the lower item index first
             del scores, rows
             ranked[np.arange(k_max)[None, :] >= (n_items - n_excluded)[:, None]] = PAD  # fewer unseen items than k: pad
             acc.add(ranked, relevant[start:start + len(u)])
@@ -263,14 +264,6 @@ def _matrix(model, df: pd.DataFrame) -> sp.csr_matrix:
     m = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=shape)
     m.data[:] = 1.0
     return m
-
-
-def _top_k(scores: np.ndarray, k: int, overwrite: bool = False) -> np.ndarray:
-    """Indices of the k largest scores per row, best first. overwrite=True negates ``scores`` in place (no copy)."""
-    neg = np.negative(scores, out=scores if overwrite else None)
-    part = np.argpartition(neg, k - 1, axis=1)[:, :k]
-    order = np.argsort(np.take_along_axis(neg, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
 
 
 def _user_scores(model, users: np.ndarray) -> np.ndarray:

@@ -103,6 +103,25 @@ def _mean(values: np.ndarray, per_user: bool):
     return values if per_user else float(values.mean()) if len(values) else 0.0
 
 
+def top_k_indices(scores: np.ndarray, k: int, overwrite: bool = False) -> np.ndarray:
+    """Column indices of the k largest scores of each row, best first; tied scores rank by column index (the lower
+    first), so the lists do not depend on the machine. overwrite=True negates ``scores`` in place (no copy).
+
+    ``np.argpartition`` finds the k best in linear time, but which of several items tied with the k-th it keeps
+    depends on the CPU's sort kernels (numpy picks AVX-512 ones where the CPU has them): the rows where an item
+    outside the k ties the k-th are sorted fully instead, with a stable sort.
+    """
+    neg = np.negative(scores, out=scores if overwrite else None)
+    part = np.argpartition(neg, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(neg, part, axis=1)
+    tied = (neg <= vals.max(axis=1, keepdims=True)).sum(axis=1) > k
+    if tied.any():
+        rows = np.flatnonzero(tied)
+        part[rows] = np.argsort(neg[rows], axis=1, kind="stable")[:, :k]
+        vals[rows] = np.take_along_axis(neg[rows], part[rows], axis=1)
+    return np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
+
+
 def precision_at_k(ranked, relevant, k: int, per_user: bool = False):
     """Share of the first k positions that hold a relevant item: hits@k / k. Range [0, 1]."""
     hits, _ = hits_matrix(ranked, relevant, k, "precision_at_k")

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._validation import as_id_list, check_dataframe, check_int, check_seed
+from .metrics import top_k_indices
 
 FORMAT = "course_utils/2"  # 2: the course's one vocabulary (embedding_dim, n_layers, dropout, reg_lambda)
 SCORE_BLOCK = 1 << 22  # recommend scores users in blocks of at most this many (user, item) scores (32 MB of float64)
@@ -186,7 +187,8 @@ class BaseRecommender:
         return np.array(self._score_users(self._user_indices(users, "score_all")), dtype=np.float64)  # a copy: yours
 
     def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> dict:
-        """Top-k items per user: ``{user_id: [(item_id, score), ...]}``, best first, raw ids.
+        """Top-k items per user: ``{user_id: [(item_id, score), ...]}``, best first (tied scores: the lower item index
+        first), raw ids.
 
         exclude_seen: leave out items the user interacted with in training, or, for a sequence model, in the history
         given to set_histories (a user with fewer than k unseen items gets fewer than k).
@@ -206,8 +208,7 @@ class BaseRecommender:
             if exclude_seen:
                 rows = self.seen_[part]
                 scores[np.repeat(np.arange(len(part)), np.diff(rows.indptr)), rows.indices] = -np.inf
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
+            top = top_k_indices(scores, k)  # ties: the lower item index first, on every machine
             for row, user in enumerate(user_ids[start:start + chunk]):
                 s = scores[row, top[row]]
                 out[user] = [(_py(item_ids[j]), float(v)) for j, v in zip(top[row], s, strict=True) if np.isfinite(v)]

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.metrics import average_precision_score, mean_absolute_error, mean_squared_error, ndcg_score
 
 from course_utils.metrics import (catalog_coverage, hit_rate_at_k, hits_matrix, mae, map_at_k, mrr_at_k, ndcg_at_k,
-                                  precision_at_k, recall_at_k, rmse)
+                                  precision_at_k, recall_at_k, rmse, top_k_indices)
 
 ALL = [precision_at_k, recall_at_k, ndcg_at_k, hit_rate_at_k, mrr_at_k, map_at_k]
 
@@ -111,3 +111,22 @@ def test_rating_metrics_match_sklearn():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("k", [1, 10, 50, 300])
+def test_top_k_indices_breaks_ties_by_index_as_a_stable_sort_does(k):
+    # popularity counts and -inf masks tie often; which tied item argpartition keeps depends on the CPU's sort kernels
+    rng = np.random.default_rng(k)
+    scores = rng.integers(0, 6, size=(64, 300)).astype(np.float64)
+    scores[rng.random(scores.shape) < 0.3] = -np.inf  # seen items, masked
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(top_k_indices(scores, k), expected)
+    before = scores.copy()
+    top_k_indices(scores, k)
+    np.testing.assert_array_equal(scores, before)  # the scores are left alone unless overwrite=True
+    np.testing.assert_array_equal(top_k_indices(scores.copy(), k, overwrite=True), expected)
+
+
+def test_top_k_indices_without_ties_is_argsort():
+    scores = np.random.default_rng(0).normal(size=(40, 500))
+    np.testing.assert_array_equal(top_k_indices(scores, 20), np.argsort(-scores, axis=1)[:, :20])
