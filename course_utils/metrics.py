@@ -112,13 +112,13 @@ def top_k_indices(scores: np.ndarray, k: int, overwrite: bool = False) -> np.nda
     outside the k ties the k-th are sorted fully instead, with a stable sort.
     """
     neg = np.negative(scores, out=scores if overwrite else None)
-    part = np.argpartition(neg, k - 1, axis=1)[:, :k]
+    part = np.argpartition(neg, k - 1, axis=1)[:, :k].copy()  # a copy: the full (rows, n_items) indices are freed
     vals = np.take_along_axis(neg, part, axis=1)
-    tied = (neg <= vals.max(axis=1, keepdims=True)).sum(axis=1) > k
-    if tied.any():
-        rows = np.flatnonzero(tied)
-        part[rows] = np.argsort(neg[rows], axis=1, kind="stable")[:, :k]
-        vals[rows] = np.take_along_axis(neg[rows], part[rows], axis=1)
+    tied = np.flatnonzero((neg <= vals.max(axis=1, keepdims=True)).sum(axis=1) > k)
+    if len(tied):
+        sub = neg[tied]
+        part[tied] = top = np.argsort(sub, axis=1, kind="stable")[:, :k]
+        vals[tied] = np.take_along_axis(sub, top, axis=1)
     return np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
 
 
